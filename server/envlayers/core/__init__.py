@@ -1,0 +1,1 @@
+"""The envlayers domain core: never imports pygls or lsprotocol."""
