@@ -1,0 +1,1 @@
+"""Test support kit: tiny wheels, fixture workspaces, installer isolation (see conftest.py)."""
