@@ -1,0 +1,280 @@
+"""Drive `envlayers serve` over stdio with pytest-lsp's real client.
+
+`lsp_session()` starts the server as `python -m envlayers serve` with the test's isolated
+environment, records `envlayers/environmentChanged` notifications and always shuts the
+server down (killing it if it does not exit in time), so a failing test never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient, make_test_lsp_client
+
+from tests.support.projects import toml_value, write_project
+
+__all__ = [
+    "CAPABILITIES",
+    "ENVIRONMENT_CHANGED",
+    "SERVER_COMMAND",
+    "Session",
+    "SlowPackage",
+    "error_of",
+    "execute",
+    "lsp_session",
+    "progress_streams",
+    "send_request",
+    "slow_package",
+    "wait_for",
+    "workspace_project",
+]
+
+ENVIRONMENT_CHANGED = "envlayers/environmentChanged"
+SERVER_COMMAND = [sys.executable, "-m", "envlayers", "serve"]
+
+CAPABILITIES = types.ClientCapabilities(
+    window=types.WindowClientCapabilities(work_done_progress=True),
+    workspace=types.WorkspaceClientCapabilities(
+        configuration=True,
+        workspace_folders=True,
+        did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
+            dynamic_registration=True
+        ),
+        execute_command=types.ExecuteCommandClientCapabilities(dynamic_registration=False),
+    ),
+    text_document=types.TextDocumentClientCapabilities(
+        synchronization=types.TextDocumentSyncClientCapabilities(did_save=True),
+        publish_diagnostics=types.PublishDiagnosticsClientCapabilities(),
+        code_action=types.CodeActionClientCapabilities(
+            code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                code_action_kind=types.ClientCodeActionKindOptions(
+                    value_set=[types.CodeActionKind.QuickFix]
+                )
+            )
+        ),
+    ),
+)
+
+
+def workspace_project(
+    root: Path,
+    wheelhouse: Path | Sequence[Path],
+    *,
+    dependencies: Sequence[str] = ("alpha==1.0",),
+    installer: str = "uv",
+    extra_tool: str = "",
+    name: str = "demo-app",
+    requires_python: str = ">=3.9",
+) -> Path:
+    """A fixture workspace that installs offline from the given wheel folders only."""
+    folders = [wheelhouse] if isinstance(wheelhouse, Path) else list(wheelhouse)
+    tool = (
+        "[tool.envlayers]\n"
+        f"installer = {toml_value(installer)}\n"
+        "no-index = true\n"
+        f"find-links = {toml_value([str(f) for f in folders])}\n" + extra_tool
+    )
+    return write_project(
+        root,
+        name=name,
+        dependencies=dependencies,
+        build_system=False,
+        tool=tool,
+        requires_python=requires_python,
+    )
+
+
+_SLOW_BACKEND = """\
+\"\"\"A PEP 517 backend whose build_wheel waits (to test cancellation); stdlib only.\"\"\"
+import base64, hashlib, os, time, zipfile
+
+STATE = {state!r}
+NAME = {name!r}
+DIST_INFO = NAME + "-1.0.dist-info"
+METADATA = "Metadata-Version: 2.1\\nName: " + NAME + "\\nVersion: 1.0\\n"
+
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join(STATE, "pids", str(os.getpid())), "w") as fh:
+        fh.write("build_wheel")
+    with open(os.path.join(STATE, "builds.log"), "a") as fh:
+        fh.write("build\\n")
+    with open(os.path.join(STATE, "delay.txt")) as fh:
+        time.sleep(float(fh.read()))
+    wheel_text = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    files = [(NAME + ".py", b"VALUE = 1\\n"), (DIST_INFO + "/METADATA", METADATA.encode()),
+             (DIST_INFO + "/WHEEL", wheel_text)]
+    record = "".join("%s,%s,%d\\n" % (a, _hash(d), len(d)) for a, d in files)
+    record += DIST_INFO + "/RECORD,,\\n"
+    files.append((DIST_INFO + "/RECORD", record.encode()))
+    wheel = NAME + "-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        for arc, data in files:
+            zf.writestr(arc, data)
+    return wheel
+"""
+
+
+@dataclass(frozen=True)
+class SlowPackage:
+    """A local project whose wheel build sleeps `delay` seconds; records each build."""
+
+    root: Path
+    state: Path
+    name: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name} @ {self.root.as_uri()}"
+
+    def set_delay(self, seconds: float) -> None:
+        (self.state / "delay.txt").write_text(str(seconds), encoding="utf-8")
+
+    def pids(self) -> list[int]:
+        return sorted(int(p.name) for p in (self.state / "pids").iterdir())
+
+    def builds(self) -> int:
+        log = self.state / "builds.log"
+        return len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+
+
+def slow_package(base: Path, name: str = "slowpkg", delay: float = 60.0) -> SlowPackage:
+    root, state = base / name, base / f"{name}-state"
+    (state / "pids").mkdir(parents=True)
+    root.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        "[build-system]\nrequires = []\n"
+        'build-backend = "slowbackend"\nbackend-path = ["."]\n'
+        f'[project]\nname = "{name}"\nversion = "1.0"\n',
+        encoding="utf-8",
+    )
+    (root / "slowbackend.py").write_text(
+        _SLOW_BACKEND.format(state=str(state), name=name), encoding="utf-8"
+    )
+    pkg = SlowPackage(root, state, name)
+    pkg.set_delay(delay)
+    return pkg
+
+
+@dataclass
+class Session:
+    client: LanguageClient
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    registrations: list[types.Registration] = field(default_factory=list)
+    init: types.InitializeResult | None = None
+
+
+async def execute(client: LanguageClient, command: str, arg: object = None) -> Any:
+    """`workspace/executeCommand` with one argument (none when `arg` is None)."""
+    params = types.ExecuteCommandParams(command=command, arguments=None if arg is None else [arg])
+    return await client.workspace_execute_command_async(params)
+
+
+def progress_streams(client: LanguageClient) -> dict[str, list[Any]]:
+    """Progress values per token (begin, reports, end), as pytest-lsp recorded them."""
+    return {str(k): list(v) for k, v in client.progress_reports.items()}
+
+
+async def send_request(client: LanguageClient, method: str, params: Any, msg_id: str) -> Any:
+    """A request with an id of our choosing (to cancel it by that id)."""
+    send: Callable[..., Awaitable[Any]] = client.protocol.send_request_async
+    return await send(method, params, msg_id=msg_id)
+
+
+async def error_of(client: LanguageClient, command: str, arg: object = None) -> JsonRpcException:
+    """The JSON-RPC error a command answers with (fails the test if it succeeds)."""
+    try:
+        result = await execute(client, command, arg)
+    except JsonRpcException as exc:
+        return exc
+    raise AssertionError(f"{command} succeeded: {result!r}")
+
+
+async def wait_for(
+    predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def lsp_session(
+    folders: Sequence[Path] = (),
+    *,
+    initialization_options: object = None,
+    configuration: dict[str, Any] | None = None,
+    capabilities: types.ClientCapabilities = CAPABILITIES,
+) -> AsyncIterator[Session]:
+    """A started and initialised client/server pair; shut down on exit."""
+    client = make_test_lsp_client()
+    session = Session(client)
+    if configuration is not None:
+        client.set_configuration(configuration)
+
+    def on_changed(ls: LanguageClient, params: Any) -> None:
+        session.changes.append(_plain(params))
+
+    def on_register(ls: LanguageClient, params: types.RegistrationParams) -> None:
+        session.registrations.extend(params.registrations)
+
+    feature: Callable[..., Any] = client.feature
+    feature(ENVIRONMENT_CHANGED)(on_changed)
+    feature(types.CLIENT_REGISTER_CAPABILITY)(on_register)
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    await client.start_io(*SERVER_COMMAND, env=env)
+    try:
+        session.init = await asyncio.wait_for(
+            client.initialize_session(
+                types.InitializeParams(
+                    capabilities=capabilities,
+                    workspace_folders=[
+                        types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders
+                    ],
+                    initialization_options=initialization_options,
+                )
+            ),
+            timeout=30,
+        )
+        yield session
+    finally:
+        try:
+            await asyncio.wait_for(client.shutdown_session(), timeout=30)
+        except Exception:
+            server = client._server
+            if server is not None and server.returncode is None:
+                server.kill()
+        stop: Callable[[], Awaitable[None]] = client.stop
+        await asyncio.wait_for(stop(), timeout=30)
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands custom notifications' params over as attribute objects: back to JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        return [_plain(v) for v in value]
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    return value
