@@ -1,0 +1,385 @@
+// The palette commands. Their ids are ours (`envlayers.ui.*`, `envlayers.interpreterPath`,
+// `envlayers.pythonPath`): the server's ids are registered by the language client itself.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ArgsOf, Report, ResultOf, ServerCommand } from './protocol';
+import { SERVER_COMMANDS, ServerError } from './protocol';
+import type { Settings } from './settings';
+import type { ReportStore } from './state';
+import { summarize } from './status';
+import type { TrustGate } from './trust';
+
+export const UI_COMMANDS = {
+  sync: 'envlayers.ui.sync',
+  addLayer: 'envlayers.ui.addLayer',
+  useProfile: 'envlayers.ui.useProfile',
+  removeLayers: 'envlayers.ui.removeLayers',
+  showReport: 'envlayers.ui.showReport',
+  copyInterpreterPath: 'envlayers.ui.copyInterpreterPath',
+  copyPythonPath: 'envlayers.ui.copyPythonPath',
+  installKernel: 'envlayers.ui.installKernel',
+  pruneLayers: 'envlayers.ui.pruneLayers',
+  restartServer: 'envlayers.ui.restartServer',
+  interpreterPath: 'envlayers.interpreterPath',
+  pythonPath: 'envlayers.pythonPath',
+} as const;
+
+export const RECENT_LAYERS_KEY = 'envlayers.recentLayers';
+
+/** Splits "rich 'pandas >= 2' foo[bar]>=1,<2" style input into PEP 508 strings. */
+export function splitRequirements(input: string): string[] {
+  const out: string[] = [];
+  const operatorStart = /^[<>=!~;,@(]/;
+  const operatorEnd = /[<>=!~;,@(]$/;
+  let inMarker = false;
+  for (const token of input.trim().split(/\s+/)) {
+    if (token === '') continue;
+    const last = out.length - 1;
+    // An operator, a version after an operator, or anything after ';' continues the previous one.
+    if (last >= 0 && (inMarker || operatorStart.test(token) || operatorEnd.test(out[last] ?? ''))) {
+      out[last] = `${out[last]} ${token}`;
+    } else {
+      out.push(token);
+    }
+    if (token.includes(';')) inMarker = true;
+  }
+  return out;
+}
+
+/** The profile names declared in a pyproject.toml (`[tool.envlayers.profiles.NAME]`). */
+export function scanProfiles(pyproject: string): string[] {
+  const names: string[] = [];
+  let inProfilesTable = false;
+  for (const raw of pyproject.split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
+    if (header !== null) {
+      const table = (header[1] ?? '').replace(/\s*\.\s*/g, '.');
+      inProfilesTable = table === 'tool.envlayers.profiles';
+      const sub = /^tool\.envlayers\.profiles\.(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))$/.exec(table);
+      const name = sub?.[1] ?? sub?.[2] ?? sub?.[3];
+      if (name !== undefined && !names.includes(name)) names.push(name);
+      continue;
+    }
+    if (inProfilesTable) {
+      // `name = { with = [...] }` or `name.with = [...]` inside [tool.envlayers.profiles].
+      const key = /^(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*[.=]/.exec(line);
+      const name = key?.[1] ?? key?.[2] ?? key?.[3];
+      if (name !== undefined && !names.includes(name)) names.push(name);
+    }
+  }
+  return names;
+}
+
+/** Most recent first, no duplicates, at most `limit`. */
+export function rememberRecent(recent: readonly string[], entry: string, limit: number): string[] {
+  return [entry, ...recent.filter((r) => r !== entry)].slice(0, limit);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** What the commands need from the rest of the extension (injected, so tests can fake it). */
+export interface CommandDeps {
+  execute<K extends ServerCommand>(command: K, args: ArgsOf<K>, token?: vscode.CancellationToken): Promise<ResultOf<K>>;
+  readonly store: ReportStore;
+  readonly trust: TrustGate;
+  readonly settings: () => Settings;
+  readonly memento: vscode.Memento;
+  readonly log: vscode.LogOutputChannel;
+  readonly python: {
+    activeInterpreter(resource?: vscode.Uri): Promise<string | undefined>;
+    setActiveInterpreter(interpreter: string, folder: vscode.Uri): Promise<boolean>;
+  };
+  folder(): vscode.WorkspaceFolder | undefined;
+  showReport(folder: string): Promise<void>;
+  restartServer(): Promise<void>;
+}
+
+/** Shows a server failure to the user; a cancellation is not a failure. */
+export function reportError(log: vscode.LogOutputChannel, error: unknown): void {
+  const err = error instanceof ServerError ? error : new ServerError('unknown', String(error));
+  if (err.kind === 'cancelled') {
+    log.info(`Cancelled: ${err.message}`);
+    return;
+  }
+  log.error(`${err.kind}: ${err.message}`);
+  void vscode.window.showErrorMessage(`Env Layers: ${err.message}`);
+}
+
+export class Commands {
+  constructor(private readonly deps: CommandDeps) {}
+
+  /** Registers every palette command; returns their disposables. */
+  register(): vscode.Disposable[] {
+    const ids = Object.values(UI_COMMANDS) as string[];
+    const owned = SERVER_COMMANDS as readonly string[];
+    for (const id of ids) {
+      if (owned.includes(id)) throw new Error(`command ${id} belongs to the server`);
+    }
+    const table: Record<string, (...args: unknown[]) => unknown> = {
+      [UI_COMMANDS.sync]: () => this.sync(),
+      [UI_COMMANDS.addLayer]: () => this.addLayer(),
+      [UI_COMMANDS.useProfile]: () => this.useProfile(),
+      [UI_COMMANDS.removeLayers]: () => this.removeLayers(),
+      [UI_COMMANDS.showReport]: () => this.showReport(),
+      [UI_COMMANDS.copyInterpreterPath]: () => this.copy('interpreter'),
+      [UI_COMMANDS.copyPythonPath]: () => this.copy('pythonPath'),
+      [UI_COMMANDS.installKernel]: () => this.installKernel(),
+      [UI_COMMANDS.pruneLayers]: () => this.pruneLayers(),
+      [UI_COMMANDS.restartServer]: () => this.deps.restartServer(),
+      [UI_COMMANDS.interpreterPath]: () => this.interpreterPath(),
+      [UI_COMMANDS.pythonPath]: () => this.pythonPath(),
+    };
+    return ids.map((id) => {
+      const handler = table[id];
+      if (handler === undefined) throw new Error(`no handler for ${id}`);
+      return vscode.commands.registerCommand(id, handler);
+    });
+  }
+
+  private workspace(): string | undefined {
+    const folder = this.deps.folder();
+    if (folder === undefined) {
+      void vscode.window.showWarningMessage('Env Layers: open a folder with a pyproject.toml first.');
+      return undefined;
+    }
+    return folder.uri.fsPath;
+  }
+
+  /** Runs a server command with a window progress indicator; undefined on failure. */
+  private async run<K extends ServerCommand>(title: string, command: K, args: ArgsOf<K>): Promise<ResultOf<K> | undefined> {
+    try {
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: `Env Layers: ${title}` },
+        () => this.deps.execute(command, args),
+      );
+    } catch (error) {
+      reportError(this.deps.log, error);
+      return undefined;
+    }
+  }
+
+  /** The folder's report: the latest one we saw, else the server's (computed, never installing). */
+  async report(workspace: string): Promise<Report> {
+    const known = this.deps.store.get(workspace);
+    if (known !== undefined) return known;
+    const report = await this.deps.execute('envlayers.report', { workspace });
+    this.deps.store.set(report, workspace);
+    return report;
+  }
+
+  async sync(): Promise<Report | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined || !(await this.deps.trust.require('Syncing the workspace environment'))) {
+      return undefined;
+    }
+    const report = await this.run('syncing the workspace environment', 'envlayers.sync', { workspace });
+    if (report === undefined) return undefined;
+    this.deps.store.set(report, workspace);
+    const s = report.sync;
+    void vscode.window.showInformationMessage(
+      `Env Layers: ${path.basename(report.workspace)} environment synced (${s.installed.length} installed, ${s.removed.length} removed).`,
+    );
+    return report;
+  }
+
+  private async compose(title: string, args: ArgsOf<'envlayers.compose'>): Promise<Report | undefined> {
+    const report = await this.run(title, 'envlayers.compose', args);
+    if (report === undefined) return undefined;
+    this.deps.store.set(report, args.workspace);
+    await this.offerInterpreter(report, args.workspace);
+    return report;
+  }
+
+  /** Asks for requirements: a recent stack from a quick pick, or new ones in an input box. */
+  private async askRequirements(): Promise<string[] | undefined> {
+    const recent = this.deps.memento.get<string[]>(RECENT_LAYERS_KEY, []);
+    let text: string | undefined;
+    if (recent.length > 0) {
+      const fresh = '$(add) Enter requirements…';
+      const pick = await vscode.window.showQuickPick([fresh, ...recent], {
+        title: 'Env Layers: Add Layer (--with)',
+        placeHolder: 'A recent layer, or new requirements',
+      });
+      if (pick === undefined) return undefined;
+      text = pick === fresh ? undefined : pick;
+    }
+    if (text === undefined) {
+      text = await vscode.window.showInputBox({
+        title: 'Env Layers: Add Layer (--with)',
+        prompt: 'Requirements to layer on top of the workspace environment, separated by spaces',
+        placeHolder: 'rich pandas>=2 ./wheels/mylib-1.0-py3-none-any.whl',
+        validateInput: (value) => (value.trim() === '' ? 'Enter at least one requirement' : undefined),
+      });
+    }
+    if (text === undefined || text.trim() === '') return undefined;
+    const requirements = splitRequirements(text);
+    const limit = this.deps.settings().recentLayersLimit;
+    await this.deps.memento.update(RECENT_LAYERS_KEY, rememberRecent(recent, requirements.join(' '), limit));
+    return requirements;
+  }
+
+  async addLayer(): Promise<Report | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined || !(await this.deps.trust.require('Composing layers'))) return undefined;
+    const requirements = await this.askRequirements();
+    if (requirements === undefined) return undefined;
+    return this.compose(`composing ${requirements.join(' ')}`, { workspace, with: requirements });
+  }
+
+  async useProfile(): Promise<Report | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined || !(await this.deps.trust.require('Composing a profile'))) return undefined;
+    let text = '';
+    try {
+      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(path.join(workspace, 'pyproject.toml')));
+      text = Buffer.from(bytes).toString('utf8');
+    } catch {
+      void vscode.window.showWarningMessage(`Env Layers: no pyproject.toml in ${workspace}.`);
+      return undefined;
+    }
+    const profiles = scanProfiles(text);
+    if (profiles.length === 0) {
+      void vscode.window.showInformationMessage(
+        'Env Layers: pyproject.toml declares no profiles; add a [tool.envlayers.profiles.NAME] table with `with = [...]`.',
+      );
+      return undefined;
+    }
+    const profile = await vscode.window.showQuickPick(profiles, {
+      title: 'Env Layers: Use Profile',
+      placeHolder: 'A profile from [tool.envlayers.profiles]',
+    });
+    if (profile === undefined) return undefined;
+    return this.compose(`composing profile ${profile}`, { workspace, profile });
+  }
+
+  async removeLayers(): Promise<Report | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined || !(await this.deps.trust.require('Composing (removing layers)'))) {
+      return undefined;
+    }
+    return this.compose('back to the base', { workspace, noSync: true });
+  }
+
+  async showReport(): Promise<void> {
+    const workspace = this.workspace();
+    if (workspace === undefined) return;
+    try {
+      await this.report(workspace);
+    } catch (error) {
+      reportError(this.deps.log, error);
+    }
+    // The view explains a missing report itself, so open it either way.
+    await this.deps.showReport(workspace);
+  }
+
+  private async copy(what: 'interpreter' | 'pythonPath'): Promise<string | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined) return undefined;
+    try {
+      const value = (await this.report(workspace))[what];
+      await vscode.env.clipboard.writeText(value);
+      void vscode.window.showInformationMessage(
+        what === 'interpreter' ? `Env Layers: copied ${value}` : 'Env Layers: copied the PYTHONPATH of the composition.',
+      );
+      return value;
+    } catch (error) {
+      reportError(this.deps.log, error);
+      return undefined;
+    }
+  }
+
+  /** `${command:envlayers.interpreterPath}`: must resolve to a string or fail the launch. */
+  async interpreterPath(): Promise<string> {
+    const workspace = this.deps.folder()?.uri.fsPath;
+    if (workspace === undefined) throw new Error('Env Layers: no workspace folder is open');
+    return (await this.report(workspace)).interpreter;
+  }
+
+  /** `${command:envlayers.pythonPath}`. */
+  async pythonPath(): Promise<string> {
+    const workspace = this.deps.folder()?.uri.fsPath;
+    if (workspace === undefined) throw new Error('Env Layers: no workspace folder is open');
+    return (await this.report(workspace)).pythonPath;
+  }
+
+  async installKernel(): Promise<string | undefined> {
+    const workspace = this.workspace();
+    if (workspace === undefined || !(await this.deps.trust.require('Installing a Jupyter kernel'))) {
+      return undefined;
+    }
+    const kernel = await this.run('installing a Jupyter kernel', 'envlayers.installKernel', { workspace });
+    if (kernel === undefined) return undefined;
+    void vscode.window.showInformationMessage(
+      `Env Layers: installed the Jupyter kernel "${kernel.name}" (${kernel.interpreter}). ` +
+        'Pick it in a notebook\'s kernel list; it also appears under Python environments once it is the workspace interpreter.',
+    );
+    return kernel.name;
+  }
+
+  async pruneLayers(): Promise<void> {
+    const workspace = this.workspace();
+    if (workspace === undefined) return;
+    const choices = [
+      { label: 'Unused for 30 days', olderThanDays: 30 },
+      { label: 'Unused for 7 days', olderThanDays: 7 },
+      { label: 'Every layer no composition uses', all: true },
+    ];
+    const pick = await vscode.window.showQuickPick(choices, { title: 'Env Layers: Prune Layer Cache' });
+    if (pick === undefined) return;
+    const args: ArgsOf<'envlayers.pruneLayers'> =
+      pick.all === true ? { workspace, all: true } : { workspace, olderThanDays: pick.olderThanDays ?? 30 };
+    const result = await this.run('pruning the layer cache', 'envlayers.pruneLayers', args);
+    if (result === undefined) return;
+    const n = result.removed.length;
+    void vscode.window.showInformationMessage(
+      `Env Layers: removed ${n} layer${n === 1 ? '' : 's'}, freed ${formatBytes(result.freedBytes)}.`,
+    );
+  }
+
+  /** After a compose: make the composed interpreter the workspace's, per `envlayers.setInterpreter`. */
+  async offerInterpreter(report: Report, workspace: string): Promise<boolean> {
+    const mode = this.deps.settings().setInterpreter;
+    if (mode === 'never') return false;
+    const folder = vscode.Uri.file(workspace);
+    let current: string | undefined;
+    try {
+      current = await this.deps.python.activeInterpreter(folder);
+    } catch {
+      current = undefined;
+    }
+    if (current === report.interpreter) return false;
+    if (mode === 'ask') {
+      const choice = await vscode.window.showInformationMessage(
+        `Env Layers: use ${summarize(report)} (${report.interpreter}) as this workspace's Python interpreter? Pylance, the test explorer and Jupyter will use it.`,
+        'Use It',
+        'Always',
+        'Not Now',
+      );
+      if (choice === 'Always') {
+        await vscode.workspace
+          .getConfiguration('envlayers', folder)
+          .update('setInterpreter', 'always', vscode.ConfigurationTarget.Workspace);
+      } else if (choice !== 'Use It') {
+        return false;
+      }
+    }
+    try {
+      const done = await this.deps.python.setActiveInterpreter(report.interpreter, folder);
+      if (!done) this.deps.log.info('The Python extension is not installed; the interpreter was not changed');
+      return done;
+    } catch (error) {
+      reportError(this.deps.log, error);
+      return false;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+// The latest report of each workspace, fed by command results and the server's
+// `envlayers/environmentChanged` notifications; the status bar and report view read it.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Report } from './protocol';
+
+function norm(p: string): string {
+  return path.resolve(p);
+}
+
+export class ReportStore implements vscode.Disposable {
+  private readonly reports = new Map<string, Report>();
+  private readonly emitter = new vscode.EventEmitter<Report>();
+  readonly onDidChange: vscode.Event<Report> = this.emitter.event;
+
+  /** Records a report; `folder` is the folder it was asked for when it differs from the project. */
+  set(report: Report, folder?: string): void {
+    this.reports.set(norm(report.workspace), report);
+    if (folder !== undefined) {
+      this.reports.set(norm(folder), report);
+    }
+    this.emitter.fire(report);
+  }
+
+  /** The report for a folder: its own, else the one of the project that contains it. */
+  get(folder: string): Report | undefined {
+    const key = norm(folder);
+    const exact = this.reports.get(key);
+    if (exact !== undefined) {
+      return exact;
+    }
+    let best: Report | undefined;
+    let bestLength = -1;
+    for (const [workspace, report] of this.reports) {
+      const inside = key === workspace || key.startsWith(workspace + path.sep);
+      if (inside && workspace.length > bestLength) {
+        best = report;
+        bestLength = workspace.length;
+      }
+    }
+    return best;
+  }
+
+  all(): Report[] {
+    return [...new Set(this.reports.values())];
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+  }
+}
+
+/** The folder the user is working in: the active editor's, else the first one. */
+export function currentFolder(): vscode.WorkspaceFolder | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (editor !== undefined) {
+    const folder = vscode.workspace.getWorkspaceFolder(editor.document.uri);
+    if (folder !== undefined) {
+      return folder;
+    }
+  }
+  return vscode.workspace.workspaceFolders?.[0];
+}
