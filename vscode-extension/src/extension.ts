@@ -12,7 +12,7 @@ import {
   probePython,
   pythonsOnPath,
 } from './server';
-import { affectsServer, readSettings } from './settings';
+import { affectsServer, readSettings, serverSettingsView } from './settings';
 import { ReportStore, currentFolder } from './state';
 import { StatusBar } from './status';
 import { TrustGate } from './trust';
@@ -57,6 +57,10 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     settings: () => settings,
     pythonInterpreter: () => python.activeInterpreter(currentFolder()?.uri),
     connect: deps.connect,
+    hooks: {
+      allowCommand: (command) => trust.allowServerCommand(command),
+      serverSettings: (raw) => serverSettingsView(raw, trust.trusted),
+    },
     probe: deps.probe,
     pathPythons: deps.pathPythons,
   });
@@ -105,8 +109,13 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
         void commands.report(folder.uri.fsPath).catch((error: unknown) => log.warn(`No report yet: ${String(error)}`));
       }
     }),
-    server.onEnvironmentChanged((event) => store.set(event.report)),
+    server.onEnvironmentChanged((event) => {
+      if (event.report === undefined) store.delete(event.workspace);
+      else store.set(event.report);
+    }),
     store.onDidChange(refreshStatus),
+    // New trust changes what the server may do unasked (auto-sync): give it fresh settings.
+    trust.onDidGrant(() => server.scheduleRestart()),
     vscode.window.onDidChangeActiveTextEditor(refreshStatus),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('envlayers')) return;

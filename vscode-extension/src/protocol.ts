@@ -142,7 +142,8 @@ export interface ServerDebugConfiguration {
 
 export interface EnvironmentChanged {
   readonly workspace: string;
-  readonly report: Report;
+  /** Undefined when the server cannot compute one (e.g. a broken pyproject.toml). */
+  readonly report: Report | undefined;
 }
 
 /** Argument and result type of each server command. */
@@ -408,6 +409,6 @@ export function decodeEnvironmentChanged(raw: unknown): EnvironmentChanged {
   }
   return {
     workspace: str(raw, 'workspace', 'environmentChanged'),
-    report: decodeReport(raw['report']),
+    report: raw['report'] === null || raw['report'] === undefined ? undefined : decodeReport(raw['report']),
   };
 }

@@ -197,10 +197,18 @@ export interface ServerConnection {
   stop(): Promise<void>;
 }
 
-export type Connect = (plan: LaunchPlan, log: vscode.LogOutputChannel) => Promise<ServerConnection>;
+/** What the real client needs from the rest of the extension. */
+export interface ClientHooks {
+  /** False stops a server command (e.g. a quick fix that syncs) that VS Code runs directly. */
+  allowCommand(command: string): Promise<boolean>;
+  /** The `envlayers` settings as the server should see them. */
+  serverSettings(raw: unknown): Record<string, unknown>;
+}
+
+export type Connect = (plan: LaunchPlan, log: vscode.LogOutputChannel, hooks: ClientHooks) => Promise<ServerConnection>;
 
 /** Starts the real language client (vscode-languageclient, loaded only here). */
-export const connectLanguageClient: Connect = async (plan, log) => {
+export const connectLanguageClient: Connect = async (plan, log, hooks) => {
   const lc = await import('vscode-languageclient/node');
   const serverOptions: import('vscode-languageclient/node').ServerOptions = {
     command: plan.command,
@@ -210,6 +218,17 @@ export const connectLanguageClient: Connect = async (plan, log) => {
   const clientOptions: import('vscode-languageclient/node').LanguageClientOptions = {
     documentSelector: [{ scheme: 'file', pattern: '**/pyproject.toml' }],
     outputChannel: log,
+    initializationOptions: hooks.serverSettings(vscode.workspace.getConfiguration().get('envlayers')),
+    middleware: {
+      executeCommand: async (command, args, next) => ((await hooks.allowCommand(command)) ? next(command, args) : undefined),
+      workspace: {
+        configuration: async (params, token, next) => {
+          const values = await next(params, token);
+          if (!Array.isArray(values)) return values;
+          return values.map((value, i) => (params.items[i]?.section === 'envlayers' ? hooks.serverSettings(value) : value));
+        },
+      },
+    },
     synchronize: {
       fileEvents: vscode.workspace.createFileSystemWatcher('**/{pyproject.toml,pylock.toml,uv.lock,.python-version}'),
     },
@@ -251,6 +270,7 @@ export interface ServerManagerDeps {
   readonly settings: () => Settings;
   readonly pythonInterpreter: () => Promise<string | undefined>;
   readonly connect: Connect;
+  readonly hooks: ClientHooks;
   readonly probe: Probe;
   readonly pathPythons: () => readonly string[];
   readonly restartDelayMs?: number;
@@ -335,7 +355,7 @@ export class ServerManager implements vscode.Disposable {
     }
     log.info(`Starting the server (${plan.source}): ${plan.command} ${plan.args.join(' ')}`);
     try {
-      const connection = await this.deps.connect(plan, log);
+      const connection = await this.deps.connect(plan, log, this.deps.hooks);
       this.connection = connection;
       this.lastPlan = plan;
       this.subscriptions = [

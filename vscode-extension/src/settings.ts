@@ -99,3 +99,32 @@ export function readSettings(scope?: vscode.ConfigurationScope): DecodedSettings
 export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
   return RESTART_SECTIONS.some((section) => event.affectsConfiguration(section));
 }
+
+/** The keys of the `envlayers` section that the server itself reads (workspace/configuration). */
+export const SERVER_SETTING_KEYS: readonly string[] = [
+  'installer',
+  'autoSync',
+  'cacheDir',
+  'showNotifications',
+  'indexUrl',
+  'extraIndexUrls',
+  'findLinks',
+  'noIndex',
+];
+
+/**
+ * What the server is shown of the `envlayers` section: only its own keys (the extension's would
+ * be "unknown setting" warnings), and no auto-sync in an untrusted workspace (it installs).
+ */
+export function serverSettingsView(raw: unknown, trusted: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return out;
+  }
+  const values = raw as Record<string, unknown>;
+  for (const key of SERVER_SETTING_KEYS) {
+    if (values[key] !== undefined && values[key] !== null) out[key] = values[key];
+  }
+  if (!trusted) out['autoSync'] = false;
+  return out;
+}

@@ -10,8 +10,8 @@ function norm(p: string): string {
 
 export class ReportStore implements vscode.Disposable {
   private readonly reports = new Map<string, Report>();
-  private readonly emitter = new vscode.EventEmitter<Report>();
-  readonly onDidChange: vscode.Event<Report> = this.emitter.event;
+  private readonly emitter = new vscode.EventEmitter<Report | undefined>();
+  readonly onDidChange: vscode.Event<Report | undefined> = this.emitter.event;
 
   /** Records a report; `folder` is the folder it was asked for when it differs from the project. */
   set(report: Report, folder?: string): void {
@@ -20,6 +20,15 @@ export class ReportStore implements vscode.Disposable {
       this.reports.set(norm(folder), report);
     }
     this.emitter.fire(report);
+  }
+
+  /** Forgets a workspace's report (the server could not compute one). */
+  delete(workspace: string): void {
+    const key = norm(workspace);
+    const old = this.reports.get(key);
+    if (old === undefined) return;
+    for (const [k, v] of [...this.reports]) if (v === old) this.reports.delete(k);
+    this.emitter.fire(undefined);
   }
 
   /** The report for a folder: its own, else the one of the project that contains it. */

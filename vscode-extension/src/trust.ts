@@ -4,6 +4,13 @@ import * as vscode from 'vscode';
 
 export const MANAGE_TRUST = 'Manage Workspace Trust';
 
+/** Server commands that run installers (and so build backends). */
+export const INSTALLING_COMMANDS: Readonly<Record<string, string>> = {
+  'envlayers.sync': 'Syncing the workspace environment',
+  'envlayers.compose': 'Composing layers',
+  'envlayers.installKernel': 'Installing a Jupyter kernel',
+};
+
 export function untrustedMessage(action: string): string {
   return (
     `Env Layers: ${action} is disabled in Restricted Mode, because installing packages runs ` +
@@ -27,6 +34,12 @@ export class TrustGate {
       await vscode.commands.executeCommand('workbench.trust.manage');
     }
     return false;
+  }
+
+  /** For server commands run by VS Code directly (e.g. a quick fix): gate the installing ones. */
+  async allowServerCommand(command: string): Promise<boolean> {
+    const action = INSTALLING_COMMANDS[command];
+    return action === undefined ? true : this.require(action);
   }
 
   onDidGrant(listener: () => void): vscode.Disposable {

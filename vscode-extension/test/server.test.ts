@@ -126,6 +126,7 @@ function manager(connect: (plan: LaunchPlan) => Promise<FakeConnection>, probe: 
     settings: () => ({ ...DEFAULT_SETTINGS, serverInterpreter: ['/s/python'] }),
     pythonInterpreter: async () => undefined,
     connect,
+    hooks: { allowCommand: async () => true, serverSettings: (raw) => raw as Record<string, unknown> },
     probe,
     pathPythons: () => [],
     restartDelayMs: 20,
@@ -155,11 +156,12 @@ test('notifications are decoded; malformed ones are logged and ignored', async (
   const conn = new FakeConnection();
   const m = manager(async () => conn);
   const seen: string[] = [];
-  m.onEnvironmentChanged((e) => seen.push(e.report.interpreter));
+  m.onEnvironmentChanged((e) => seen.push(e.report?.interpreter ?? 'none'));
   await m.start();
   conn.notify(ENVIRONMENT_CHANGED, { workspace: WS, report: sampleReport() });
   conn.notify(ENVIRONMENT_CHANGED, { workspace: WS, report: { nope: 1 } });
-  assert.deepEqual(seen, [sampleReport().interpreter]);
+  conn.notify(ENVIRONMENT_CHANGED, { workspace: WS, report: null });
+  assert.deepEqual(seen, [sampleReport().interpreter, 'none']);
   m.dispose();
 });
 

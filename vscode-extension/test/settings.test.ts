@@ -1,9 +1,15 @@
 import './shim/register';
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import { DEFAULT_SETTINGS, decodeSettings, readSettings } from '../src/settings';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_SETTINGS, SERVER_SETTING_KEYS, decodeSettings, readSettings, serverSettingsView } from '../src/settings';
 import { resetShim } from './helpers';
 import { harness } from './shim/vscode';
+
+const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+  contributes: { configuration: { properties: Record<string, { description?: string; markdownDescription?: string }> } };
+};
 
 beforeEach(() => resetShim());
 
@@ -48,4 +54,19 @@ test('bad values become warnings naming the setting, and the default', () => {
 test('readSettings reads the envlayers section of the configuration', () => {
   harness.settings.set('envlayers.setInterpreter', 'never');
   assert.equal(readSettings().settings.setInterpreter, 'never');
+});
+
+test('the server sees only its own keys, and no auto-sync without trust', () => {
+  const raw = { installer: 'uv', autoSync: true, noIndex: null, findLinks: ['/w'], server: { interpreter: [] }, setInterpreter: 'ask' };
+  assert.deepEqual(serverSettingsView(raw, true), { installer: 'uv', autoSync: true, findLinks: ['/w'] });
+  assert.deepEqual(serverSettingsView(raw, false), { installer: 'uv', autoSync: false, findLinks: ['/w'] });
+  assert.deepEqual(serverSettingsView(undefined, true), {});
+});
+
+test('every server setting is contributed (documented) in package.json', () => {
+  for (const key of SERVER_SETTING_KEYS) {
+    const prop = manifest.contributes.configuration.properties[`envlayers.${key}`];
+    assert.ok(prop !== undefined, `envlayers.${key} contributed`);
+    assert.ok((prop.description ?? prop.markdownDescription ?? '').length > 20);
+  }
 });

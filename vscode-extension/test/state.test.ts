@@ -12,7 +12,7 @@ beforeEach(() => resetShim());
 test('reports are found by workspace, by the folder asked for, and for folders inside', () => {
   const store = new ReportStore();
   const seen: string[] = [];
-  store.onDidChange((r) => seen.push(r.workspace));
+  store.onDidChange((r) => seen.push(r?.workspace ?? 'deleted'));
   store.set(sampleReport(), '/elsewhere/link');
   assert.equal(store.get(WS)?.workspace, WS);
   assert.equal(store.get('/elsewhere/link')?.workspace, WS);
@@ -20,6 +20,9 @@ test('reports are found by workspace, by the folder asked for, and for folders i
   assert.equal(store.get(WS + '-other'), undefined);
   assert.deepEqual(seen, [WS]);
   assert.equal(store.all().length, 1);
+  store.delete(WS);
+  assert.equal(store.get('/elsewhere/link'), undefined);
+  assert.deepEqual(seen, [WS, 'deleted']);
 });
 
 test('the current folder is the active editor\'s, else the first', () => {

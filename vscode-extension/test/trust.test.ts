@@ -76,3 +76,12 @@ test('the explanation offers to manage trust, and granting trust enables the com
   assert.deepEqual(calls, ['envlayers.sync']);
   assert.match(untrustedMessage('Syncing'), /^Env Layers: Syncing is disabled/);
 });
+
+test('server commands run by VS Code directly (quick fixes) are gated the same way', async () => {
+  const gate = new TrustGate();
+  assert.equal(await gate.allowServerCommand('envlayers.report'), true);
+  assert.equal(await gate.allowServerCommand('envlayers.sync'), false);
+  assert.match(harness.shown[0]?.message ?? '', /Syncing the workspace environment is disabled/);
+  harness.grantTrust();
+  assert.equal(await gate.allowServerCommand('envlayers.compose'), true);
+});
