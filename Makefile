@@ -1,0 +1,48 @@
+# One front door: the README, CI and developers all run these targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EXT := vscode-extension
+PYTEST_ARGS ?=
+
+.PHONY: all setup demo test test-python test-extension lint bench vsix clean
+
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "envlayers needs Python >= 3.11 to run"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e '.[uv]' --group dev
+	touch $@
+
+setup: $(VENV)/.installed
+
+$(EXT)/node_modules/.installed: $(EXT)/package.json $(EXT)/package-lock.json
+	cd $(EXT) && npm ci --no-audit --no-fund
+	touch $@
+
+demo: setup
+	$(PY) examples/demo.py
+
+test: test-python test-extension
+
+test-python: setup
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-extension: setup $(EXT)/node_modules/.installed
+	cd $(EXT) && npm test
+
+lint: setup
+	$(PY) -m ruff check server tests
+	$(PY) -m ruff format --check server tests
+	$(PY) -m mypy server tests
+
+bench: setup
+	$(PY) bench/run.py
+
+vsix: setup $(EXT)/node_modules/.installed
+	cd $(EXT) && npm run package
+
+clean:
+	rm -rf $(VENV) $(EXT)/node_modules $(EXT)/out $(EXT)/dist $(EXT)/bundled build dist

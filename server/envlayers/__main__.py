@@ -1,0 +1,5 @@
+"""`python -m envlayers`."""
+
+from envlayers.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,405 @@
+"""The layer cache: immutable environments keyed by everything that decides their content.
+
+A layer is built in a temporary folder under a per-key lock and published with one
+`os.replace`; after that nothing writes to it except the access time of its metadata file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from envlayers.core import venv as _venv
+from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
+from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove_tree
+from envlayers.core.installer import IndexSettings, Installer
+from envlayers.core.interpreter import InterpreterInfo
+from envlayers.core.inventory import Inventory
+from envlayers.core.proc import CancelToken
+from envlayers.core.scripts import relocate_scripts
+
+__all__ = [
+    "LAYER_META",
+    "Layer",
+    "LayerCache",
+    "LayerInputs",
+    "is_valid_key",
+    "layer_key",
+]
+
+log = logging.getLogger(__name__)
+
+LAYER_META = "envlayers-layer.json"
+_KEY_RE = re.compile(r"^[0-9a-f]{24}$")
+_LOCK_TIMEOUT = 3600.0
+
+
+def is_valid_key(key: str) -> bool:
+    """Keys are hex digests we made: anything else (``../``, absolute paths) is refused."""
+    return bool(_KEY_RE.match(key))
+
+
+@dataclass(frozen=True)
+class LayerInputs:
+    """Everything that decides a layer's content; the key is a digest of it."""
+
+    requirements: tuple[str, ...]
+    editables: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()  # (path, content digest) of local files named
+    interpreter: tuple[str, str, str, str] = ("", "", "", "")  # path, version, impl, identity
+    index: str = ""  # IndexSettings.fingerprint()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "requirements": list(self.requirements),
+            "editables": list(self.editables),
+            "files": [list(f) for f in self.files],
+            "interpreter": dict(zip(("path", "version", "implementation", "identity"), self.interpreter, strict=True)),
+            "index": self.index,
+        }
+
+
+def layer_key(inputs: LayerInputs) -> str:
+    """A content-addressed key: the same inputs always give the same key."""
+    blob = json.dumps(
+        {
+            "v": 1,
+            "requirements": sorted(inputs.requirements),
+            "editables": sorted(inputs.editables),
+            "files": sorted(list(f) for f in inputs.files),
+            "interpreter": list(inputs.interpreter),
+            "index": inputs.index,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Layer:
+    key: str
+    path: Path
+    requirements: tuple[str, ...]
+    packages: Mapping[str, str]
+    site_packages: Path
+    scripts: Path
+    reused: bool = False
+    created: str = ""
+    last_used: str = ""
+    editables: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "path": str(self.path),
+            "requirements": list(self.requirements),
+            "packages": dict(sorted(self.packages.items())),
+            "reused": self.reused,
+        }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _iso(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class LayerCache:
+    """`<cache>/layers/v1/<key>/`: build, reuse, list, prune, remove."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- lookup -------------------------------------------------------------------------
+    def path_for(self, key: str) -> Path:
+        if not is_valid_key(key):
+            raise InvalidInput(f"not a layer key: {key!r}")
+        return self.root / key
+
+    def _lock(self, key: str) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / f".{key}.lock"), timeout=_LOCK_TIMEOUT)
+
+    def load(self, key: str, *, check_interpreter: bool = True) -> Layer | None:
+        """The published layer of `key`, or None when absent or not whole (never used as is)."""
+        path = self.path_for(key)
+        meta = read_json(path / LAYER_META)
+        if meta is None or meta.get("key") != key or meta.get("schemaVersion") != 1:
+            return None
+        rel_site = meta.get("sitePackages")
+        rel_scripts = meta.get("scripts")
+        packages = meta.get("packages")
+        reqs = meta.get("requirements")
+        if not (isinstance(rel_site, str) and isinstance(rel_scripts, str)):
+            return None
+        if not (isinstance(packages, dict) and isinstance(reqs, list)):
+            return None
+        site = path / rel_site
+        if not site.is_dir():
+            return None
+        if check_interpreter and not _venv.venv_python(path).exists():
+            # The interpreter it was built from vanished (symlink dangles): unusable.
+            return None
+        editables = meta.get("editables")
+        return Layer(
+            key=key,
+            path=path,
+            requirements=tuple(str(r) for r in reqs),
+            packages={str(k): str(v) for k, v in packages.items()},
+            site_packages=site,
+            scripts=path / rel_scripts,
+            reused=True,
+            created=str(meta.get("created", "")),
+            last_used=_iso(_mtime(path / LAYER_META)),
+            editables=tuple(str(e) for e in editables) if isinstance(editables, list) else (),
+        )
+
+    def verify(self, layer: Layer) -> str | None:
+        """A reason the layer is damaged (a package folder gone), or None when whole."""
+        try:
+            present = Inventory.scan([layer.site_packages]).versions()
+        except OSError as exc:
+            return f"cannot read {layer.site_packages}: {exc}"
+        for name, version in layer.packages.items():
+            if present.get(name) != version:
+                return f"package {name} {version} is missing from layer {layer.key}"
+        return None
+
+    def touch(self, layer: Layer) -> None:
+        """Record a use: only the metadata file's times change, never the layer's content."""
+        with contextlib.suppress(OSError):
+            os.utime(layer.path / LAYER_META)
+
+    # -- build --------------------------------------------------------------------------
+    def ensure(
+        self,
+        inputs: LayerInputs,
+        *,
+        base: InterpreterInfo,
+        installer: Installer,
+        index: IndexSettings,
+        requirements: Sequence[str],
+        editables: Sequence[str] = (),
+        preferences: Mapping[str, str] | None = None,
+        refresh: bool = False,
+        on_line: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Layer:
+        """Return the layer for `inputs`, building it once if needed (one build per key)."""
+        key = layer_key(inputs)
+        if not refresh:
+            layer = self._usable(key)
+            if layer is not None:
+                self.touch(layer)
+                return layer
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = self._lock(key)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise OperationFailed(f"timed out waiting for another build of layer {key}") from exc
+        try:
+            started = time.time()
+            layer = self._usable(key)
+            if layer is not None and not (refresh and _mtime(layer.path / LAYER_META) < started - 1):
+                # Someone else published it while we waited for the lock.
+                self.touch(layer)
+                return layer
+            self._clean_partial(key)
+            built = self._build(
+                key,
+                inputs,
+                base=base,
+                installer=installer,
+                index=index,
+                requirements=requirements,
+                editables=editables,
+                preferences=preferences or {},
+                on_line=on_line,
+                cancel=cancel,
+            )
+            return built
+        finally:
+            lock.release()
+
+    def _usable(self, key: str) -> Layer | None:
+        layer = self.load(key)
+        if layer is None:
+            if (self.root / key).exists():
+                log.warning("layer %s is damaged or incomplete; it will be rebuilt", key)
+            return None
+        return layer
+
+    def _clean_partial(self, key: str) -> None:
+        # We hold the key's lock, so any temporary folder of this key is a dead build's.
+        for entry in self.root.iterdir():
+            if entry.name.startswith(f".tmp-{key}-"):
+                remove_tree(entry)
+        if (self.root / key).exists():
+            remove_tree(self.root / key)
+
+    def _build(
+        self,
+        key: str,
+        inputs: LayerInputs,
+        *,
+        base: InterpreterInfo,
+        installer: Installer,
+        index: IndexSettings,
+        requirements: Sequence[str],
+        editables: Sequence[str],
+        preferences: Mapping[str, str],
+        on_line: Callable[[str], None] | None,
+        cancel: CancelToken | None,
+    ) -> Layer:
+        final = self.root / key
+        tmp = self.root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+        log.info("building layer %s for %s", key, ", ".join([*requirements, *editables]))
+        try:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            _venv.create_venv(tmp, base.base_executable)
+            python = str(_venv.venv_python(tmp))
+            constraints = _preference_constraints(preferences, requirements, editables)
+            try:
+                installer.install(
+                    python,
+                    list(requirements),
+                    editables=list(editables),
+                    constraints=constraints,
+                    index=index,
+                    on_line=on_line,
+                    cancel=cancel,
+                )
+            except InstallFailed:
+                if not constraints:
+                    raise
+                # The base's versions were only preferences: resolve again without them.
+                log.info("layer %s: resolving without the base's versions as preferences", key)
+                installer.install(
+                    python,
+                    list(requirements),
+                    editables=list(editables),
+                    index=index,
+                    on_line=on_line,
+                    cancel=cancel,
+                )
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            site = _venv.site_packages(tmp, base.version_info)
+            scripts = _venv.venv_scripts(tmp)
+            packages = Inventory.scan([site]).versions()
+            relocate_scripts(scripts, old_prefix=tmp, new_prefix=final)
+            now = _now()
+            meta = {
+                "schemaVersion": 1,
+                "key": key,
+                "requirements": list(requirements),
+                "editables": list(editables),
+                "inputs": inputs.to_json(),
+                "packages": dict(sorted(packages.items())),
+                "installer": installer.name,
+                "python": {"executable": base.base_executable, "version": base.version},
+                "sitePackages": os.path.relpath(site, tmp),
+                "scripts": os.path.relpath(scripts, tmp),
+                "created": now,
+                "lastUsed": now,
+            }
+            atomic_write_json(tmp / LAYER_META, meta)
+            os.replace(tmp, final)
+        except (EnvlayersError, OSError, KeyboardInterrupt) as exc:
+            remove_tree(tmp)
+            if isinstance(exc, OSError):
+                raise OperationFailed(f"could not build layer {key}: {exc}") from exc
+            raise
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        layer = self.load(key)
+        if layer is None:  # pragma: no cover - we just published it
+            raise OperationFailed(f"layer {key} vanished right after it was published")
+        return Layer(**{**layer.__dict__, "reused": False})
+
+    # -- management ---------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        try:
+            return sorted(e.name for e in self.root.iterdir() if is_valid_key(e.name) and e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def describe(self, key: str, used_by: Iterable[str] = ()) -> dict[str, object]:
+        path = self.path_for(key)
+        meta = read_json(path / LAYER_META) or {}
+        reqs = meta.get("requirements")
+        return {
+            "key": key,
+            "path": str(path),
+            "requirements": list(reqs) if isinstance(reqs, list) else [],
+            "sizeBytes": dir_size(path),
+            "lastUsed": _iso(_mtime(path / LAYER_META) or _mtime(path)),
+            "usedBy": sorted(set(used_by)),
+            "valid": self.load(key, check_interpreter=True) is not None,
+        }
+
+    def last_used(self, key: str) -> float:
+        path = self.root / key
+        return _mtime(path / LAYER_META) or _mtime(path)
+
+    def remove(self, key: str) -> bool:
+        path = self.path_for(key)
+        if not path.exists():
+            return False
+        with self._lock(key):
+            remove_tree(path)
+        return True
+
+    def remove_leftovers(self, older_than: float) -> None:
+        """Temporary folders of builds that died long ago."""
+        try:
+            entries = list(self.root.iterdir())
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.name.startswith((".tmp-", ".trash-")) and _mtime(entry) < older_than:
+                remove_tree(entry)
+
+
+def _preference_constraints(
+    preferences: Mapping[str, str], requirements: Sequence[str], editables: Sequence[str]
+) -> list[str]:
+    """Pins of the base's versions for shared dependencies, except what was asked for by name."""
+    if not preferences:
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    asked: set[str] = set()
+    for text in requirements:
+        with contextlib.suppress(InvalidRequirement):
+            asked.add(canonicalize_name(Requirement(text).name))
+    if editables:
+        # An editable's own name is not known here; pins would only get in its way.
+        return []
+    return [f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+

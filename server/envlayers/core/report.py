@@ -1,0 +1,158 @@
+"""The report: what an editor, debugger, terminal or kernel needs to use a composition."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from envlayers.core.proc import redact
+
+__all__ = ["SCHEMA_VERSION", "Report", "SyncInfo", "render"]
+
+SCHEMA_VERSION = 1
+FORMATS = ("text", "json", "shell", "dotenv", "pyright")
+
+
+@dataclass(frozen=True)
+class SyncInfo:
+    state: str  # "in-sync" | "out-of-sync" | "missing"
+    installed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    extraneous: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "installed": list(self.installed),
+            "removed": list(self.removed),
+            "extraneous": list(self.extraneous),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    workspace: str
+    interpreter: str
+    base_interpreter: str
+    python_version: str
+    virtual_env: str
+    sys_path: tuple[str, ...]
+    path_prefix: tuple[str, ...]
+    layers: tuple[Mapping[str, object], ...]
+    satisfied_by_base: tuple[str, ...]
+    conflicts: tuple[Mapping[str, object], ...]
+    sync: SyncInfo
+    name: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def python_path(self) -> str:
+        return os.pathsep.join(self.sys_path)
+
+    def env(self, inherited_path: str | None = None) -> dict[str, str]:
+        """VIRTUAL_ENV and PATH for a terminal, task or debugger; never PYTHONPATH."""
+        current = os.environ.get("PATH", "") if inherited_path is None else inherited_path
+        parts = list(self.path_prefix)
+        parts += [p for p in current.split(os.pathsep) if p and p not in parts]
+        return {"VIRTUAL_ENV": self.virtual_env, "PATH": os.pathsep.join(parts)}
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "workspace": self.workspace,
+            "name": self.name,
+            "interpreter": self.interpreter,
+            "baseInterpreter": self.base_interpreter,
+            "pythonVersion": self.python_version,
+            "virtualEnv": self.virtual_env,
+            "sysPath": list(self.sys_path),
+            "pythonPath": self.python_path,
+            "pathPrefix": list(self.path_prefix),
+            "env": self.env(),
+            "layers": [dict(layer) for layer in self.layers],
+            "satisfiedByBase": list(self.satisfied_by_base),
+            "conflicts": [dict(c) for c in self.conflicts],
+            "sync": self.sync.to_json(),
+            "warnings": [redact(w) for w in self.warnings],
+        }
+
+    def pyright_settings(self) -> dict[str, object]:
+        """Settings for static tools that cannot switch interpreter."""
+        return {
+            "python.defaultInterpreterPath": self.interpreter,
+            "python.analysis.extraPaths": list(self.sys_path),
+            "pyrightconfig": {
+                "extraPaths": list(self.sys_path),
+                "venvPath": os.path.dirname(self.virtual_env),
+                "venv": os.path.basename(self.virtual_env),
+            },
+        }
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=2)
+    if fmt == "pyright":
+        return json.dumps(report.pyright_settings(), indent=2)
+    if fmt == "shell":
+        env = report.env()
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+        lines.append("unset PYTHONHOME")
+        return "\n".join(lines)
+    if fmt == "dotenv":
+        return "\n".join(f"{k}={_dotenv_quote(v)}" for k, v in report.env().items())
+    return _text(report)
+
+
+def _dotenv_quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "/._-:+,@%=" for c in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _text(report: Report) -> str:
+    lines = [
+        f"workspace:    {report.workspace}",
+        f"composition:  {report.name or '(base only)'}",
+        f"interpreter:  {report.interpreter}",
+        f"python:       {report.python_version}",
+        f"base:         {report.base_interpreter} ({report.sync.state})",
+    ]
+    if report.layers:
+        lines.append("layers (top first):")
+        for layer in report.layers:
+            reqs = layer.get("requirements")
+            pkgs = layer.get("packages")
+            reused = "reused" if layer.get("reused") else "built"
+            shown = ", ".join(str(r) for r in reqs) if isinstance(reqs, list) else ""
+            lines.append(f"  {layer.get('key')}  [{reused}]  {shown}")
+            if isinstance(pkgs, dict):
+                lines.append("    " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())))
+    else:
+        lines.append("layers:       none")
+    if report.satisfied_by_base:
+        lines.append("satisfied by the base: " + ", ".join(report.satisfied_by_base))
+    for c in report.conflicts:
+        shadows = c.get("shadows")
+        shadow_txt = ""
+        if isinstance(shadows, list):
+            shadow_txt = ", ".join(
+                f"{s.get('version')} from {s.get('source')}" for s in shadows if isinstance(s, dict)
+            )
+        lines.append(
+            f"conflict: {c.get('name')} {c.get('version')} from {c.get('source')} shadows {shadow_txt}"
+        )
+        breaks = c.get("breaks")
+        if isinstance(breaks, list):
+            lines += [f"  breaks: {b}" for b in breaks]
+    if report.sync.installed:
+        lines.append("installed:    " + ", ".join(report.sync.installed))
+    if report.sync.removed:
+        lines.append("removed:      " + ", ".join(report.sync.removed))
+    if report.sync.extraneous:
+        lines.append("extraneous:   " + ", ".join(report.sync.extraneous))
+    lines += [f"warning: {redact(w)}" for w in report.warnings]
+    return "\n".join(lines)
