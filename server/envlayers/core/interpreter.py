@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
 __all__ = [
+    "MIN_PYTHON",
     "InterpreterInfo",
     "clear_probe_cache",
     "executable_identity",
@@ -46,6 +47,8 @@ _PROBE_TIMEOUT = 60.0
 # Bump when InterpreterInfo's JSON changes shape; the probe script's own hash is in the key too.
 _CACHE_FORMAT = 1
 _WINDOWS = sys.platform == "win32"
+# The oldest Python we manage (the probe script's floor).
+MIN_PYTHON = (3, 9)
 
 
 @dataclass(frozen=True)
@@ -461,16 +464,19 @@ def _discover(text: str, requires_python: str | None) -> str:
     cache = _discovery_cache()
     env = _discovery_env()
 
+    def supported(info: Any) -> bool:
+        return tuple(info.version_info[:2]) >= MIN_PYTHON
+
     def both(info: Any) -> bool:
-        return _accepts(tuple(info.version_info[:3]), requires_python)
+        return supported(info) and _accepts(tuple(info.version_info[:3]), requires_python)
 
     # The request decides; requires-python only picks among the interpreters that fit it.
-    attempts: list[tuple[list[str], Any]] = [([], both), ([], None)]
+    attempts: list[tuple[list[str], Any]] = [([], both), ([], supported)]
     pyenv = _pyenv_candidates()
     if pyenv:  # shims on PATH only reach the active pyenv version; ask every install directly
-        attempts += [(pyenv, both), (pyenv, None)]
+        attempts += [(pyenv, both), (pyenv, supported)]
     if not requires_python:
-        attempts = [a for a in attempts if a[1] is None]
+        attempts = [a for a in attempts if a[1] is supported]
     for first, predicate in attempts:
         try:
             info = get_interpreter(
@@ -490,7 +496,9 @@ def _discover(text: str, requires_python: str | None) -> str:
             f"'3.12', 'cpython3.12' or '>=3.10,<3.13' (known: {_known_versions()})",
         )
     raise InterpreterNotFound(
-        text, f"none of the Pythons found matches (known: {_known_versions()})"
+        text,
+        f"none of the Pythons found matches (known: {_known_versions()}; "
+        f"envlayers manages Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} and newer)",
     )
 
 
