@@ -16,7 +16,9 @@ WS = HERE / "workspace"
 
 def step(title: str, *args: str) -> subprocess.CompletedProcess[str]:
     print(f"\n$ envlayers {' '.join(args)}", flush=True)
-    result = subprocess.run([sys.executable, "-m", "envlayers", *args], text=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "envlayers", *args], text=True, capture_output=True
+    )
     if result.stdout:
         print(result.stdout.rstrip())
     if result.returncode != 0:
@@ -43,10 +45,25 @@ def main() -> int:
     print(out.stdout.rstrip() or out.stderr)
     if out.returncode != 0:
         raise SystemExit("demo failed: the composed interpreter could not import both packages")
-    base = subprocess.run([report["baseInterpreter"], "-c", "import rich"], capture_output=True, text=True)
-    print(f"\nthe base alone cannot import rich: {'yes' if base.returncode != 0 else 'NO (unexpected)'}")
-    step("run", "run", "--project", str(WS), "--with", "rich>=13", "--no-sync", "--", "python", "-c",
-         "import rich, greeter; print('envlayers run: ok')")
+    base = subprocess.run(
+        [report["baseInterpreter"], "-c", "import rich"], capture_output=True, text=True
+    )
+    print(
+        f"\nthe base alone cannot import rich: {'yes' if base.returncode != 0 else 'NO (unexpected)'}"
+    )
+    step(
+        "run",
+        "run",
+        "--project",
+        str(WS),
+        "--with",
+        "rich>=13",
+        "--no-sync",
+        "--",
+        "python",
+        "-c",
+        "import rich, greeter; print('envlayers run: ok')",
+    )
     print("\ndemo: OK")
     return 0
 

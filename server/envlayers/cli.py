@@ -28,24 +28,45 @@ class _Parser(argparse.ArgumentParser):
 def _sync_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", default=".", help="the workspace folder (or a path inside it)")
     p.add_argument("--python", help="interpreter request: version, range or path")
-    p.add_argument("--group", action="append", default=[], dest="groups", help="also sync this dependency group")
+    p.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        dest="groups",
+        help="also sync this dependency group",
+    )
     p.add_argument("--no-dev", action="store_true", help="do not sync the dev group")
     p.add_argument("--all-groups", action="store_true", help="sync every dependency group")
-    p.add_argument("--extra", action="append", default=[], dest="extras", help="sync this optional extra")
+    p.add_argument(
+        "--extra", action="append", default=[], dest="extras", help="sync this optional extra"
+    )
     p.add_argument("--all-extras", action="store_true", help="sync every optional extra")
-    p.add_argument("--exact", action="store_true", default=None, help="remove packages nothing asks for")
+    p.add_argument(
+        "--exact", action="store_true", default=None, help="remove packages nothing asks for"
+    )
     p.add_argument("--frozen", action="store_true", help="install from pylock.toml as it is")
-    p.add_argument("--installer", choices=INSTALLER_CHOICES, help="installer to use (default: auto)")
+    p.add_argument(
+        "--installer", choices=INSTALLER_CHOICES, help="installer to use (default: auto)"
+    )
     p.add_argument("--index-url", help="base URL of the package index")
     p.add_argument("--extra-index-url", action="append", default=[], dest="extra_index_urls")
-    p.add_argument("--find-links", action="append", default=[], help="a folder or URL of distributions")
+    p.add_argument(
+        "--find-links", action="append", default=[], help="a folder or URL of distributions"
+    )
     p.add_argument("--no-index", action="store_true", default=None, help="ignore package indexes")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output on stderr")
 
 
 def _env_options(p: argparse.ArgumentParser) -> None:
     _sync_options(p)
-    p.add_argument("--with", action="append", default=[], dest="with_", metavar="REQ", help="an extra requirement for the layer")
+    p.add_argument(
+        "--with",
+        action="append",
+        default=[],
+        dest="with_",
+        metavar="REQ",
+        help="an extra requirement for the layer",
+    )
     p.add_argument("--with-requirements", action="append", default=[], metavar="FILE")
     p.add_argument("--with-editable", action="append", default=[], metavar="PATH")
     p.add_argument("--profile", help="a profile from [tool.envlayers.profiles]")
@@ -54,7 +75,9 @@ def _env_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="envlayers", description="Layered Python environments that editors can see.")
+    parser = _Parser(
+        prog="envlayers", description="Layered Python environments that editors can see."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("sync", help="sync the workspace environment from pyproject.toml")
@@ -63,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("env", help="build or reuse layers, compose them and print the report")
     _env_options(p)
-    p.add_argument("--format", choices=("text", "json", "shell", "dotenv", "pyright"), default="text")
+    p.add_argument(
+        "--format", choices=("text", "json", "shell", "dotenv", "pyright"), default="text"
+    )
 
     p = sub.add_parser("run", help="run a command in the composition")
     _env_options(p)
@@ -179,7 +204,9 @@ def _dispatch(ns: argparse.Namespace) -> int:
     cancel = CancelToken()
     cmd = ns.command
     if cmd == "sync":
-        report = engine.sync(Path(ns.project), _options(ns).without_layers(), on_line=on_line, cancel=cancel)
+        report = engine.sync(
+            Path(ns.project), _options(ns).without_layers(), on_line=on_line, cancel=cancel
+        )
         print(render(report, ns.format))
         return 0
     if cmd == "env":
@@ -196,13 +223,20 @@ def _dispatch(ns: argparse.Namespace) -> int:
         return _run(argv, report.env())
     if cmd == "kernel":
         result = engine.install_kernel(
-            Path(ns.project), _options(ns), name=ns.name, display_name=ns.display_name,
-            user=ns.user, on_line=on_line, cancel=cancel,
+            Path(ns.project),
+            _options(ns),
+            name=ns.name,
+            display_name=ns.display_name,
+            user=ns.user,
+            on_line=on_line,
+            cancel=cancel,
         )
         print(json.dumps(result, indent=2))
         return 0
     if cmd == "debug-config":
-        config = engine.debug_configuration(Path(ns.project), _options(ns), program=ns.program, module=ns.module)
+        config = engine.debug_configuration(
+            Path(ns.project), _options(ns), program=ns.program, module=ns.module
+        )
         print(json.dumps(config, indent=2))
         return 0
     if cmd == "layers":

@@ -134,7 +134,9 @@ def _decode(key: str, kind: str, raw: object) -> object:
 
 def _text(key: str, raw: object) -> str:
     if not isinstance(raw, str):
-        raise InvalidInput(f"option {key!r} must be a string (or strings), not {type(raw).__name__}")
+        raise InvalidInput(
+            f"option {key!r} must be a string (or strings), not {type(raw).__name__}"
+        )
     if len(raw) > _MAX_TEXT:
         raise InvalidInput(f"option {key!r} is {len(raw)} characters long (at most {_MAX_TEXT})")
     if "\x00" in raw:

@@ -53,15 +53,24 @@ def run_in(
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    full = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
     if env:
         full.update(env)
     return subprocess.run(
-        [str(python), *args, "-c", code], capture_output=True, text=True, env=full, check=False, timeout=120
+        [str(python), *args, "-c", code],
+        capture_output=True,
+        text=True,
+        env=full,
+        check=False,
+        timeout=120,
     )
 
 
-def cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ)
     if env:
         full.update(env)

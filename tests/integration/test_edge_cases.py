@@ -62,7 +62,9 @@ def test_1_layer_version_wins_and_is_reported(ws: Path, engine: Engine) -> None:
     assert isinstance(breaks, list) and any("gamma" in b and "alpha<2" in b for b in breaks)
 
 
-def test_2_base_satisfies_request_builds_no_layer(ws: Path, engine: Engine, envlayers_cache: Path) -> None:
+def test_2_base_satisfies_request_builds_no_layer(
+    ws: Path, engine: Engine, envlayers_cache: Path
+) -> None:
     report = engine.compose(ws, Options(with_=("alpha>=1", "beta")))
     assert report.layers == ()
     assert report.satisfied_by_base == ("alpha>=1", "beta")
@@ -97,7 +99,9 @@ def test_3_satisfaction_honours_extras_markers_and_sources(
 def test_4_base_editable_and_pth_work_also_isolated(ws: Path, engine: Engine) -> None:
     report = engine.compose(ws, Options(with_=("plugin",)))
     for flags in ([], ["-I"]):
-        out = run_in(report.interpreter, "import demo_app, plugin; print(demo_app.WHERE)", args=flags)
+        out = run_in(
+            report.interpreter, "import demo_app, plugin; print(demo_app.WHERE)", args=flags
+        )
         assert out.returncode == 0, out.stderr
         assert str(ws / "src") in out.stdout
     assert str(ws / "src") in report.sys_path
@@ -143,7 +147,9 @@ def test_7_subprocess_of_sys_executable_sees_layers(ws: Path, engine: Engine) ->
     assert report.layers[0]["path"] in out.stdout, out.stderr  # type: ignore[operator]
 
 
-def test_8_scripts_layer_shadows_base_and_base_scripts_use_composition(ws: Path, engine: Engine) -> None:
+def test_8_scripts_layer_shadows_base_and_base_scripts_use_composition(
+    ws: Path, engine: Engine
+) -> None:
     report = engine.compose(ws, Options(with_=("eta", "plugin")))
     env = {**os.environ, **report.env()}
     env.pop("PYTHONPATH", None)
@@ -205,7 +211,9 @@ def test_12_reuse_and_new_key_for_rebuilt_wheel_and_index(
     assert r3.layers[0]["key"] != first.layers[0]["key"]
 
 
-def test_12_other_interpreter_other_key(tmp_path: Path, installer_name: str, wheelhouse: Path, engine: Engine) -> None:
+def test_12_other_interpreter_other_key(
+    tmp_path: Path, installer_name: str, wheelhouse: Path, engine: Engine
+) -> None:
     a = workspace(tmp_path / "a", installer_name, wheelhouse)
     b = workspace(tmp_path / "b", installer_name, wheelhouse, extra_tool="")
     text = (b / "pyproject.toml").read_text().replace('python = "3.12"', 'python = "3.11"')
@@ -219,13 +227,28 @@ def test_12_other_interpreter_other_key(tmp_path: Path, installer_name: str, whe
 def test_13_concurrent_builds_make_one_layer(
     tmp_path: Path, installer_name: str, wheelhouse: Path, envlayers_cache: Path
 ) -> None:
-    roots = [workspace(tmp_path / f"w{i}", installer_name, wheelhouse, name=f"app{i}") for i in range(2)]
+    roots = [
+        workspace(tmp_path / f"w{i}", installer_name, wheelhouse, name=f"app{i}") for i in range(2)
+    ]
     for r in roots:
         assert cli("sync", "--project", str(r)).returncode == 0
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "envlayers", "env", "--no-sync", "--with", "plugin", "--with", "eta",
-             "--project", str(r), "--format", "json"],
+            [
+                sys.executable,
+                "-m",
+                "envlayers",
+                "env",
+                "--no-sync",
+                "--with",
+                "plugin",
+                "--with",
+                "eta",
+                "--project",
+                str(r),
+                "--format",
+                "json",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -236,7 +259,9 @@ def test_13_concurrent_builds_make_one_layer(
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     keys = {json.loads(o[0])["layers"][0]["key"] for o in outs}
     assert len(keys) == 1
-    layers = [p for p in (envlayers_cache / "layers" / "v1").iterdir() if not p.name.startswith(".")]
+    layers = [
+        p for p in (envlayers_cache / "layers" / "v1").iterdir() if not p.name.startswith(".")
+    ]
     assert [p.name for p in layers] == list(keys)
 
 
@@ -244,7 +269,17 @@ def test_14_killed_build_is_never_used(ws: Path, envlayers_cache: Path) -> None:
     assert cli("sync", "--project", str(ws)).returncode == 0
     root = envlayers_cache / "layers" / "v1"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "envlayers", "env", "--no-sync", "--with", "plugin", "--project", str(ws)],
+        [
+            sys.executable,
+            "-m",
+            "envlayers",
+            "env",
+            "--no-sync",
+            "--with",
+            "plugin",
+            "--project",
+            str(ws),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -266,20 +301,31 @@ def test_14_killed_build_is_never_used(ws: Path, envlayers_cache: Path) -> None:
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_15_unresolvable_request_changes_nothing(ws: Path, engine: Engine, envlayers_cache: Path) -> None:
+def test_15_unresolvable_request_changes_nothing(
+    ws: Path, engine: Engine, envlayers_cache: Path
+) -> None:
     good = engine.compose(ws, Options(with_=("plugin",)))
     active = (ws / ".envlayers" / "active.json").read_bytes()
+
     def published() -> list[str]:
-        return sorted(p.name for p in (envlayers_cache / "layers" / "v1").iterdir() if not p.name.startswith("."))
+        return sorted(
+            p.name
+            for p in (envlayers_cache / "layers" / "v1").iterdir()
+            if not p.name.startswith(".")
+        )
 
     layers = published()
-    base_sp = sorted(p.name for p in Path(good.sys_path[-1]).parent.iterdir()) if good.sys_path else []
+    base_sp = (
+        sorted(p.name for p in Path(good.sys_path[-1]).parent.iterdir()) if good.sys_path else []
+    )
     with pytest.raises(InstallFailed) as info:
         engine.compose(ws, Options(with_=("nosuchpkg-xyz",)))
     assert "nosuchpkg-xyz" in str(info.value)
     assert (ws / ".envlayers" / "active.json").read_bytes() == active
     assert published() == layers
-    assert not [p for p in (envlayers_cache / "layers" / "v1").iterdir() if p.name.startswith(".tmp-")]
+    assert not [
+        p for p in (envlayers_cache / "layers" / "v1").iterdir() if p.name.startswith(".tmp-")
+    ]
     if good.sys_path:
         assert sorted(p.name for p in Path(good.sys_path[-1]).parent.iterdir()) == base_sp
     assert engine.report(ws).interpreter == good.interpreter

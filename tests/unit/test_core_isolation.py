@@ -17,6 +17,8 @@ def test_core_imports_no_lsp_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = json.loads(out.stdout)
-    leaked = [m for m in modules if m.split(".")[0] in {"pygls", "lsprotocol", "cattrs", "virtualenv"}]
+    leaked = [
+        m for m in modules if m.split(".")[0] in {"pygls", "lsprotocol", "cattrs", "virtualenv"}
+    ]
     # virtualenv is imported lazily, only when an env is created: its import is slow.
     assert leaked == []

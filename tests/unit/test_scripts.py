@@ -26,7 +26,10 @@ BODY = "import sys\nfrom tool import main\nsys.exit(main())\n"
             f"#!{PY}\n{BODY}",
         ),
         # uv's relocatable form finds `python` beside the script: left as it is.
-        ("#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'python' \"$0\" \"$@\"\n' '''\n", None),
+        (
+            "#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/'python' \"$0\" \"$@\"\n' '''\n",
+            None,
+        ),
         ("#!/bin/bash\necho hi\n", None),
         ("#!/usr/bin/env node\nconsole.log(1)\n", None),
         ("no shebang\n", None),

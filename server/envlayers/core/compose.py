@@ -140,7 +140,9 @@ def static_sys_path(dirs: Sequence[str]) -> list[str]:
     for site_dir in dirs:
         add(site_dir)
         try:
-            names = sorted(n for n in os.listdir(site_dir) if n.endswith(".pth") and not n.startswith("."))
+            names = sorted(
+                n for n in os.listdir(site_dir) if n.endswith(".pth") and not n.startswith(".")
+            )
         except OSError:
             continue
         for name in names:
@@ -202,7 +204,10 @@ def ensure_composed(
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
         _venv.create_venv(tmp, base.base_executable, system_site_packages=system_site)
-        cfg = {"extends-environment": base.prefix, "envlayers-layers": ",".join(la.key for la in layers)}
+        cfg = {
+            "extends-environment": base.prefix,
+            "envlayers-layers": ",".join(la.key for la in layers),
+        }
         _venv.write_pyvenv_cfg(tmp, cfg)
         site = _venv.site_packages(tmp, base.version_info)
         site.mkdir(parents=True, exist_ok=True)
@@ -217,7 +222,9 @@ def ensure_composed(
             [layer.scripts for layer in layers] + [Path(base.scripts)], scripts, str(final_python)
         )
         for sub in _JUPYTER_DIRS:
-            _merge_tree([layer.path / sub for layer in layers] + [Path(base.prefix) / sub], tmp / sub)
+            _merge_tree(
+                [layer.path / sub for layer in layers] + [Path(base.prefix) / sub], tmp / sub
+            )
         record = {
             "format": _FORMAT,
             "name": name,

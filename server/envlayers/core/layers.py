@@ -66,7 +66,11 @@ class LayerInputs:
             "requirements": list(self.requirements),
             "editables": list(self.editables),
             "files": [list(f) for f in self.files],
-            "interpreter": dict(zip(("path", "version", "implementation", "identity"), self.interpreter, strict=True)),
+            "interpreter": dict(
+                zip(
+                    ("path", "version", "implementation", "identity"), self.interpreter, strict=True
+                )
+            ),
             "index": self.index,
         }
 
@@ -111,11 +115,11 @@ class Layer:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="seconds")
 
 
 class LayerCache:
@@ -215,7 +219,9 @@ class LayerCache:
         try:
             started = time.time()
             layer = self._usable(key)
-            if layer is not None and not (refresh and _mtime(layer.path / LAYER_META) < started - 1):
+            if layer is not None and not (
+                refresh and _mtime(layer.path / LAYER_META) < started - 1
+            ):
                 # Someone else published it while we waited for the lock.
                 self.touch(layer)
                 return layer
@@ -335,9 +341,11 @@ class LayerCache:
         return Layer(**{**layer.__dict__, "reused": False})
 
     # -- management ---------------------------------------------------------------------
-    def keys(self) -> list[str]:
+    def published_keys(self) -> list[str]:
         try:
-            return sorted(e.name for e in self.root.iterdir() if is_valid_key(e.name) and e.is_dir())
+            return sorted(
+                e.name for e in self.root.iterdir() if is_valid_key(e.name) and e.is_dir()
+            )
         except FileNotFoundError:
             return []
 
@@ -394,7 +402,9 @@ def _preference_constraints(
     if editables:
         # An editable's own name is not known here; pins would only get in its way.
         return []
-    return [f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked]
+    return [
+        f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
+    ]
 
 
 def _mtime(path: Path) -> float:
@@ -402,4 +412,3 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-

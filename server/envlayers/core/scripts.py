@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 _MAX_SHEBANG = 127
 _PY_NAME = re.compile(r"^python(?:w)?(?:\d+(?:\.\d+)?)?(?:\.exe)?$")
 _SH_EXEC = re.compile(r"^'''exec' (\"[^\"]*\"|'[^']*'|\S+)( .*)$")
-_SKIP = re.compile(r"^(?:python(?:w)?(?:\d+(?:\.\d+)?)?(?:\.exe)?|activate.*|deactivate.*|pydoc.*)$")
+_SKIP = re.compile(
+    r"^(?:python(?:w)?(?:\d+(?:\.\d+)?)?(?:\.exe)?|activate.*|deactivate.*|pydoc.*)$"
+)
 
 
 def shebang_for(python: str) -> str:
@@ -137,7 +139,9 @@ def link_scripts(sources: Sequence[Path], dest: Path, python: str) -> list[str]:
                 if text is not None:
                     # Copied even when not rewritten: uv's relocatable scripts find `python`
                     # next to their real path, which must be ours, not the source's.
-                    target.write_text(rewritten if rewritten is not None else text, encoding="utf-8")
+                    target.write_text(
+                        rewritten if rewritten is not None else text, encoding="utf-8"
+                    )
                     shutil.copymode(entry, target)
                 else:
                     os.symlink(entry, target)

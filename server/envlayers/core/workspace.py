@@ -205,7 +205,9 @@ class Engine:
             requests.append(editable_request(project.root, project.name))
         return requests, locked
 
-    def _inputs_digest(self, project: Project, selection: Mapping[str, object], python: Path) -> str:
+    def _inputs_digest(
+        self, project: Project, selection: Mapping[str, object], python: Path
+    ) -> str:
         parts = {
             "pyproject": project.sha256,
             "pylock": lock_fingerprint(project.pylock) if project.pylock else None,
@@ -221,7 +223,9 @@ class Engine:
         prefix = self.venv_prefix(project)
         request = options.python or project.settings.python or project.python_version_file
         python = _venv.venv_python(prefix)
-        if python.exists() and _interp.venv_python_matches(prefix, request, project.requires_python):
+        if python.exists() and _interp.venv_python_matches(
+            prefix, request, project.requires_python
+        ):
             return python
         exe = _interp.find_interpreter(request, requires_python=project.requires_python)
         tmp = prefix.with_name(f".{prefix.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -290,12 +294,16 @@ class Engine:
             raise OperationFailed(
                 f"the workspace environment still does not satisfy {first.request}: {first.reason}"
             )
-        extra = extraneous(after, verify.visited, keep=(*_KEEP, *( [project.name] if project.name else [])))
+        extra = extraneous(
+            after, verify.visited, keep=(*_KEEP, *([project.name] if project.name else []))
+        )
         removed: list[str] = []
         if exact and extra:
             installer = installer or self._installer(project, options)
             installer.uninstall(str(python), extra, on_line=on_line, cancel=cancel)
-            removed = [f"{n}=={before.versions().get(n, after.versions().get(n, '?'))}" for n in extra]
+            removed = [
+                f"{n}=={before.versions().get(n, after.versions().get(n, '?'))}" for n in extra
+            ]
             after = Inventory.scan(sites)
             extra = []
         old, new = before.versions(), after.versions()
@@ -365,7 +373,9 @@ class Engine:
         with self._ws_lock(root):
             sync: SyncInfo | None = None
             if not options.no_sync:
-                sync = self._sync_locked(project, options.without_layers(), on_line=on_line, cancel=cancel)
+                sync = self._sync_locked(
+                    project, options.without_layers(), on_line=on_line, cancel=cancel
+                )
             python = _venv.venv_python(self.venv_prefix(project))
             if not python.exists():
                 raise InvalidInput(
@@ -381,7 +391,11 @@ class Engine:
             name: str | None = None
             composed: ComposedEnv | None = None
             if layers:
-                name = options.profile if options.profile and not _adhoc(options) else _adhoc_name(stacks_spec)
+                name = (
+                    options.profile
+                    if options.profile and not _adhoc(options)
+                    else _adhoc_name(stacks_spec)
+                )
                 composed = ensure_composed(root, name, base=base, layers=layers)
                 self._register_use(composed)
             self._write_active(root, name, options, satisfied, layers)
@@ -401,11 +415,15 @@ class Engine:
                     f"unknown profile {options.profile!r} (profiles in {project.pyproject}: {known})"
                 )
             reqs = [_request_from_item(i, project.root) for i in profile.with_]
-            reqs += self._files_and_editables(project, profile.with_requirements, profile.with_editable)
+            reqs += self._files_and_editables(
+                project, profile.with_requirements, profile.with_editable
+            )
             stacks.append((f"profile:{profile.name}", reqs))
         if _adhoc(options):
             reqs = [_request_from_text(t, project.root) for t in options.with_]
-            reqs += self._files_and_editables(project, options.with_requirements, options.with_editable)
+            reqs += self._files_and_editables(
+                project, options.with_requirements, options.with_editable
+            )
             stacks.append(("with", reqs))
         return stacks
 
@@ -437,7 +455,9 @@ class Engine:
         """Build or reuse each layer, bottom first; return them top first."""
         if not stacks:
             return [], []
-        ensure_cache_dir() if self._cache_dir is None else self._cache_dir.mkdir(parents=True, exist_ok=True)
+        ensure_cache_dir() if self._cache_dir is None else self._cache_dir.mkdir(
+            parents=True, exist_ok=True
+        )
         base_dirs = base_site_dirs(base)
         below: list[Layer] = []
         satisfied: list[str] = []
@@ -445,7 +465,9 @@ class Engine:
         installer: Installer | None = None
         identity = _interp.executable_identity(base.base_executable)
         for _label, requests in stacks:
-            inventory = Inventory.scan([str(la.site_packages) for la in reversed(below)] + base_dirs)
+            inventory = Inventory.scan(
+                [str(la.site_packages) for la in reversed(below)] + base_dirs
+            )
             result = check(requests, inventory, base.marker_env)
             ok = set(result.satisfied)
             satisfied += [r.text for r in requests if r.text in ok]
@@ -514,7 +536,10 @@ class Engine:
         reg = self.cache_root / "compositions" / "v1"
         digest = hashlib.sha256(str(composed.path).encode()).hexdigest()[:24]
         with contextlib.suppress(OSError):
-            atomic_write_json(reg / f"{digest}.json", {"path": str(composed.path), "layers": list(composed.layer_keys)})
+            atomic_write_json(
+                reg / f"{digest}.json",
+                {"path": str(composed.path), "layers": list(composed.layer_keys)},
+            )
 
     def _refresh_active(self, project: Project) -> None:
         """After a sync, bring the active composed env up to date (no installer runs)."""
@@ -527,7 +552,12 @@ class Engine:
             return
         python = _venv.venv_python(self.venv_prefix(project))
         if python.exists():
-            ensure_composed(project.root, str(active["name"]), base=_interp.probe(python), layers=[la for la in layers if la])
+            ensure_composed(
+                project.root,
+                str(active["name"]),
+                base=_interp.probe(python),
+                layers=[la for la in layers if la],
+            )
 
     # -- report ---------------------------------------------------------------------
     def report(self, workspace: Path) -> Report:
@@ -560,12 +590,15 @@ class Engine:
                 satisfied_by_base=(),
                 conflicts=(),
                 sync=SyncInfo("missing"),
-                warnings=(f"the workspace environment {prefix} does not exist; run `envlayers sync`",),
+                warnings=(
+                    f"the workspace environment {prefix} does not exist; run `envlayers sync`",
+                ),
             )
         base = _interp.probe(python)
         base_dirs = base_site_dirs(base)
         active = read_json(root / ".envlayers" / _ACTIVE) or {}
-        name = active.get("name") if isinstance(active.get("name"), str) else None
+        raw_name = active.get("name")
+        name: str | None = raw_name if isinstance(raw_name, str) else None
         satisfied = tuple(_strs(active.get("satisfiedByBase")))
         layers: list[Layer] = []
         composed_path: Path | None = None
@@ -580,10 +613,15 @@ class Engine:
             else:
                 layers = [la for la in loaded if la is not None]
                 digest = compose_digest(
-                    layers=layers, base=base, base_dirs=base_dirs, system_site=base.include_system_site_packages
+                    layers=layers,
+                    base=base,
+                    base_dirs=base_dirs,
+                    system_site=base.include_system_site_packages,
                 )
                 if record.get("digest") != digest:
-                    warnings.append(f"the composition {name!r} is out of date; run `envlayers env` to refresh it")
+                    warnings.append(
+                        f"the composition {name!r} is out of date; run `envlayers env` to refresh it"
+                    )
                 composed_path = path
         if composed_path is not None:
             interpreter = _venv.venv_python(composed_path)
@@ -635,7 +673,11 @@ class Engine:
     ) -> dict[str, object]:
         from envlayers.core.consumers import debug_configuration
 
-        report = self.compose(workspace, options) if options is not None and options.has_layers else self.report(workspace)
+        report = (
+            self.compose(workspace, options)
+            if options is not None and options.has_layers
+            else self.report(workspace)
+        )
         return debug_configuration(report, program=program, module=module)
 
     def install_kernel(
@@ -652,8 +694,14 @@ class Engine:
         from envlayers.core.consumers import install_kernel
 
         return install_kernel(
-            self, resolve_workspace(workspace), options or Options(), name=name,
-            display_name=display_name, user=user, on_line=on_line, cancel=cancel,
+            self,
+            resolve_workspace(workspace),
+            options or Options(),
+            name=name,
+            display_name=display_name,
+            user=user,
+            on_line=on_line,
+            cancel=cancel,
         )
 
     # -- the layer cache ------------------------------------------------------------
@@ -681,15 +729,19 @@ class Engine:
     def list_layers(self) -> list[dict[str, object]]:
         cache = self.layers
         users = self._users()
-        return [cache.describe(k, users.get(k, ())) for k in cache.keys()]
+        return [cache.describe(k, users.get(k, ())) for k in cache.published_keys()]
 
-    def prune_layers(self, *, older_than_days: float | None = None, all: bool = False) -> dict[str, object]:
+    def prune_layers(
+        self, *, older_than_days: float | None = None, all: bool = False
+    ) -> dict[str, object]:
         cache = self.layers
         users = self._users()
-        horizon = time.time() - 86400 * (30.0 if older_than_days is None else float(older_than_days))
+        horizon = time.time() - 86400 * (
+            30.0 if older_than_days is None else float(older_than_days)
+        )
         removed: list[str] = []
         freed = 0
-        for key in cache.keys():
+        for key in cache.published_keys():
             if not all and (key in users or cache.last_used(key) > horizon):
                 continue
             size = int(cache.describe(key)["sizeBytes"])  # type: ignore[call-overload]
@@ -718,7 +770,10 @@ def _adhoc(options: Options) -> bool:
 
 def _adhoc_name(stacks: Sequence[tuple[str, Sequence[Request]]]) -> str:
     blob = json.dumps(
-        [[label, sorted(_installable(r) if not r.editable else f"-e {r.editable}" for r in reqs)] for label, reqs in stacks],
+        [
+            [label, sorted(_installable(r) if not r.editable else f"-e {r.editable}" for r in reqs)]
+            for label, reqs in stacks
+        ],
         sort_keys=True,
     )
     return "with-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
@@ -747,10 +802,14 @@ def _request_from_item(item: ReqItem, root: Path) -> Request:
     )
 
 
-def _request_from_text(text: str, root: Path, *, file: str | None = None, line: int | None = None) -> Request:
+def _request_from_text(
+    text: str, root: Path, *, file: str | None = None, line: int | None = None
+) -> Request:
     """A requirement string, or a path to a wheel / sdist / project folder (made `name @ file:`)."""
     stripped = text.strip()
-    looks_like_path = stripped.startswith((".", "/", "~")) or stripped.endswith((".whl", ".tar.gz", ".zip"))
+    looks_like_path = stripped.startswith((".", "/", "~")) or stripped.endswith(
+        (".whl", ".tar.gz", ".zip")
+    )
     if looks_like_path and "@" not in stripped and ";" not in stripped:
         path = Path(stripped).expanduser()
         if not path.is_absolute():
@@ -829,4 +888,3 @@ def _digest_path(path: Path) -> str:
         with contextlib.suppress(OSError):
             h.update(name.encode() + b"\0" + (path / name).read_bytes())
     return h.hexdigest()
-
