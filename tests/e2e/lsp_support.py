@@ -228,6 +228,7 @@ async def lsp_session(
 ) -> AsyncIterator[Session]:
     """A started and initialised client/server pair; shut down on exit."""
     client = make_test_lsp_client()
+    _fix_code_action_hook(client)
     session = Session(client)
     if configuration is not None:
         client.set_configuration(configuration)
@@ -267,6 +268,19 @@ async def lsp_session(
                 server.kill()
         stop: Callable[[], Awaitable[None]] = client.stop
         await asyncio.wait_for(stop(), timeout=30)
+
+
+def _fix_code_action_hook(client: LanguageClient) -> None:
+    """lsprotocol 2025.0.0 reads every code action that has a `command` as a bare Command
+    (its hook tests the key, not the type); a CodeAction's `command` is an object."""
+    converter = client.protocol._converter
+
+    def hook(obj: Any, _: type) -> types.Command | types.CodeAction:
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, hook)
 
 
 def _plain(value: Any) -> Any:
