@@ -1,0 +1,243 @@
+// The wire test: the whole extension (activateWith) drives the REAL Python server over stdio
+// through vscode-languageserver-protocol, composes a fixture workspace that installs offline,
+// and checks that the report view, status bar and debug configuration come from that result.
+import './shim/register';
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+import * as vscode from 'vscode';
+import {
+  ConfigurationRequest,
+  ExecuteCommandRequest,
+  ExitNotification,
+  InitializeRequest,
+  InitializedNotification,
+  type ProtocolConnection,
+  RegistrationRequest,
+  ShutdownRequest,
+  WorkDoneProgress,
+  WorkDoneProgressCancelNotification,
+  WorkDoneProgressCreateRequest,
+  createProtocolConnection,
+} from 'vscode-languageserver-protocol';
+import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { type EnvlayersApi, activateWith, deactivate } from '../src/extension';
+import type { ProgressToken } from '../src/progress';
+import { type ClientHooks, type LaunchPlan, type ServerConnection, probePython, serverEnv } from '../src/server';
+import { fakeContext } from './helpers';
+import { harness } from './shim/vscode';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
+
+/** The server is there when `python -m envlayers` and a real `envlayers.lsp` package exist. */
+function serverMissing(): string | false {
+  const check = spawnSync(
+    PYTHON,
+    ['-c', 'import importlib.util, sys, envlayers.lsp as l; sys.exit(0 if l.__file__ and importlib.util.find_spec("envlayers.__main__") else 1)'],
+    { encoding: 'utf8' },
+  );
+  return check.status === 0 ? false : `the envlayers language server is not importable from ${PYTHON} (import envlayers.lsp failed)`;
+}
+
+const WHEEL_SCRIPT = `
+import base64, hashlib, sys, zipfile
+out, name, version = sys.argv[1], sys.argv[2], sys.argv[3]
+files = {
+    f"{name}/__init__.py": f"VERSION = {version!r}\\n",
+    f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n",
+    f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: wire-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+def digest(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+record = "".join(f"{p},{digest(c.encode())},{len(c.encode())}\\n" for p, c in files.items())
+record += f"{name}-{version}.dist-info/RECORD,,\\n"
+files[f"{name}-{version}.dist-info/RECORD"] = record
+with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as zf:
+    for p, c in files.items():
+        zf.writestr(p, c)
+`;
+
+/** The isolated environment the server runs in: no pip/uv config, offline, a private cache. */
+function isolatedEnv(tmp: string): NodeJS.ProcessEnv {
+  const env = serverEnv();
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('PIP_') || key.startsWith('UV_') || key.startsWith('ENVLAYERS_')) delete env[key];
+  }
+  return {
+    ...env,
+    PIP_CONFIG_FILE: '/dev/null',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    UV_NO_CONFIG: '1',
+    UV_OFFLINE: '1',
+    UV_CACHE_DIR: path.join(tmp, 'uv-cache'),
+    ENVLAYERS_CACHE_DIR: path.join(tmp, 'envlayers-cache'),
+  };
+}
+
+/** A ServerConnection over the protocol layer, as vscode-languageclient would make it. */
+async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJS.ProcessEnv, folder: string, stderr: string[]): Promise<ServerConnection> {
+  const child: ChildProcess = spawn(plan.command, [...plan.args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const stdout = child.stdout;
+  const stdin = child.stdin;
+  if (stdout === null || stdin === null) throw new Error('no stdio');
+  const connection: ProtocolConnection = createProtocolConnection(new StreamMessageReader(stdout), new StreamMessageWriter(stdin));
+  let created: ((token: ProgressToken) => void) | undefined;
+  connection.onRequest(WorkDoneProgressCreateRequest.type, (params) => {
+    created?.(params.token);
+    return null;
+  });
+  connection.onRequest(ConfigurationRequest.type, (params) => params.items.map(() => hooks.serverSettings({})));
+  connection.onRequest(RegistrationRequest.type, () => null);
+  connection.onNotification('window/logMessage', () => undefined);
+  connection.onNotification('textDocument/publishDiagnostics', () => undefined);
+  connection.listen();
+  const uri = pathToFileURL(folder).href;
+  await connection.sendRequest(InitializeRequest.type, {
+    processId: process.pid,
+    rootUri: uri,
+    workspaceFolders: [{ uri, name: path.basename(folder) }],
+    capabilities: { window: { workDoneProgress: true }, workspace: { configuration: true, workspaceFolders: true } },
+    initializationOptions: hooks.serverSettings({}),
+  });
+  await connection.sendNotification(InitializedNotification.type, {});
+  return {
+    request: (command, arg, token) => connection.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }, token),
+    onNotification: (method, listener) => connection.onNotification(method, listener),
+    progress: {
+      onProgressCreated: (listener) => {
+        created = listener;
+        return new vscode.Disposable(() => (created = undefined));
+      },
+      onProgress: (token, listener) => connection.onProgress(WorkDoneProgress.type, token, listener),
+      cancelProgress: (token) => void connection.sendNotification(WorkDoneProgressCancelNotification.type, { token }),
+    },
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        await connection.sendRequest(ShutdownRequest.type);
+        await connection.sendNotification(ExitNotification.type);
+      } catch {
+        child.kill();
+      }
+      const timer = setTimeout(() => child.kill(), 10_000);
+      await exited;
+      clearTimeout(timer);
+      connection.dispose();
+    },
+  };
+}
+
+const missing = serverMissing();
+let tmp = '';
+let workspace = '';
+let api: EnvlayersApi | undefined;
+const plans: LaunchPlan[] = [];
+const stderr: string[] = [];
+
+before(async () => {
+  if (missing) return;
+  tmp = mkdtempSync(path.join(tmpdir(), 'envlayers-wire-'));
+  const wheels = path.join(tmp, 'wheels');
+  workspace = path.join(tmp, 'project');
+  mkdirSync(wheels, { recursive: true });
+  mkdirSync(workspace, { recursive: true });
+  execFileSync(PYTHON, ['-c', WHEEL_SCRIPT, wheels, 'wirepkg', '1.2.3']);
+  writeFileSync(
+    path.join(workspace, 'pyproject.toml'),
+    [
+      '[project]',
+      'name = "wire-demo"',
+      'version = "0.1.0"',
+      'requires-python = ">=3.9"',
+      'dependencies = []',
+      '',
+      '[tool.envlayers]',
+      'no-index = true',
+      `find-links = [${JSON.stringify(wheels)}]`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(workspace, 'main.py'), 'import wirepkg\nprint(wirepkg.VERSION)\n');
+  harness.reset();
+  harness.addFolder(workspace);
+  harness.settings.set('envlayers.server.interpreter', [PYTHON]);
+  harness.settings.set('envlayers.setInterpreter', 'never');
+  const env = isolatedEnv(tmp);
+  api = await activateWith(fakeContext(), {
+    connect: (plan, _log, hooks) => {
+      plans.push(plan);
+      return connectOverStdio(plan, hooks, env, workspace, stderr);
+    },
+    probe: probePython,
+    pathPythons: () => [],
+  });
+  await api.ready;
+});
+
+after(async () => {
+  if (api !== undefined) await deactivate();
+});
+
+test('compose through the real server builds the report view and debug configuration', { skip: missing, timeout: 240_000 }, async () => {
+  assert.ok(api !== undefined);
+  assert.equal(api.server.state, 'running', `server log:\n${stderr.join('')}`);
+  assert.deepEqual(plans[0], { command: PYTHON, args: ['-m', 'envlayers', 'serve', '--stdio'], source: 'setting' });
+
+  // The palette command, as a user runs it: type the requirement into the input box.
+  harness.answer('wirepkg==1.2.3');
+  const report = await api.commands.addLayer();
+  const errors = harness.shown.filter((s) => s.level === 'error');
+  assert.deepEqual(errors, [], `server log:\n${stderr.join('')}`);
+  assert.ok(report !== undefined);
+  assert.equal(report.schemaVersion, 1);
+  assert.equal(path.resolve(report.workspace), path.resolve(workspace));
+  assert.equal(report.layers.length, 1);
+  assert.equal(report.layers[0]?.packages['wirepkg'], '1.2.3');
+  assert.deepEqual(report.layers[0]?.requirements, ['wirepkg==1.2.3']);
+
+  // The server's work-done progress was shown as a cancellable notification.
+  const shownProgress = harness.progress.filter((p) => p.options.location === vscode.ProgressLocation.Notification);
+  assert.ok(shownProgress.length > 0 && shownProgress.every((p) => p.options.cancellable === true && p.done));
+
+  // The composed interpreter really imports the layer (and outlives the command).
+  const out = execFileSync(report.interpreter, ['-c', 'import wirepkg; print(wirepkg.VERSION)'], { encoding: 'utf8', env: serverEnv() });
+  assert.equal(out.trim(), '1.2.3');
+
+  // Status bar and report view are built from that result.
+  assert.equal(harness.statusItems[0]?.text, '$(layers) base + 1 layer');
+  await api.commands.showReport();
+  const provider = harness.contentProviders.get('envlayers-report');
+  const view: string = provider.provideTextDocumentContent(harness.executed.at(-1)?.args[0]);
+  assert.ok(view.includes(`| Interpreter | \`${report.interpreter}\` |`), view);
+  assert.match(view, /\| wirepkg \| 1\.2\.3 \|/);
+  assert.match(view, new RegExp(`\\| Python \\| ${report.pythonVersion.replace(/\./g, '\\.')} \\|`));
+
+  // ${command:} helpers and the debug provider use the same composition.
+  assert.equal(await api.commands.interpreterPath(), report.interpreter);
+  assert.equal(await api.commands.pythonPath(), report.pythonPath);
+  const folder = { uri: vscode.Uri.file(workspace), name: 'project', index: 0 };
+  const resolved = await api.debugProvider.resolveDebugConfiguration(folder, {
+    type: 'debugpy',
+    request: 'launch',
+    name: 'wire',
+    program: path.join(workspace, 'main.py'),
+    envlayers: true,
+  });
+  assert.ok(resolved !== undefined && resolved !== null);
+  assert.equal(resolved['python'], report.interpreter);
+  assert.equal(resolved['env']['VIRTUAL_ENV'], report.virtualEnv);
+  assert.ok(!('PYTHONPATH' in resolved['env']), 'never PYTHONPATH');
+  assert.equal(resolved['program'], path.join(workspace, 'main.py'));
+  const untouched = { type: 'debugpy', request: 'launch', name: 'plain', program: 'main.py' };
+  assert.deepEqual(await api.debugProvider.resolveDebugConfiguration(folder, { ...untouched }), untouched);
+
+  // The debug configuration runs the program with the layer on the composed interpreter.
+  const run = execFileSync(resolved['python'], [resolved['program']], { encoding: 'utf8', env: { ...serverEnv(), ...resolved['env'] }, cwd: workspace });
+  assert.equal(run.trim(), '1.2.3');
+});
