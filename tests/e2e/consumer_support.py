@@ -233,14 +233,17 @@ def pyright_bin() -> Path | None:
     # Several xdist workers may get here at once: one runs npm ci, the others wait.
     with FileLock(str(PYRIGHT_DIR / ".npm-ci.lock"), timeout=600):
         if not stamp.is_file() or stamp.read_text(encoding="utf-8") != want:
-            subprocess.run(
+            proc = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                 cwd=PYRIGHT_DIR,
-                check=True,
+                check=False,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
+                text=True,
                 timeout=600,
             )
+            if proc.returncode != 0:
+                raise RuntimeError(f"npm ci in {PYRIGHT_DIR} failed:\n{proc.stdout}{proc.stderr}")
             stamp.write_text(want, encoding="utf-8")
     return PYRIGHT_DIR / "node_modules" / "pyright" / "index.js"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
-from envlayers.core.consumers import remove_kernelspecs, user_kernels_dir
+from envlayers.core.consumers import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
 from envlayers.core.errors import InvalidInput
 from envlayers.core.workspace import Engine
 from tests.e2e.consumer_support import (
@@ -257,6 +257,26 @@ def test_reinstall_is_idempotent_and_removal_deletes_only_our_kernelspecs(
     assert sorted(removed) == sorted([str(first["path"]), str(first["userPath"])])
     assert not Path(str(first["path"])).exists() and not Path(str(first["userPath"])).exists()
     assert foreign.is_dir() and layer_spec.is_symlink()
+
+
+def test_rebuilt_env_keeps_only_our_kernelspecs(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    kernels = old / "share" / "jupyter" / "kernels"
+    meta = {"envlayers": {"virtualEnv": str(old)}}
+    for name, spec in {
+        "ours": {"argv": ["p"], "display_name": "ours", "metadata": meta},
+        "theirs": {"argv": ["p"], "display_name": "theirs"},
+    }.items():
+        (kernels / name).mkdir(parents=True)
+        (kernels / name / "kernel.json").write_text(json.dumps(spec))
+    (kernels / "linked").symlink_to(kernels / "ours")  # a layer's kernelspec, linked in
+    assert carry_kernelspecs(old, new) == ["ours"]
+    new_kernels = new / "share" / "jupyter" / "kernels"
+    assert sorted(p.name for p in new_kernels.iterdir()) == ["ours"]
+    assert (new_kernels / "ours" / "kernel.json").read_text() == (
+        kernels / "ours" / "kernel.json"
+    ).read_text()
+    assert carry_kernelspecs(old, new) == []  # already there: left alone
 
 
 def test_user_kernels_dir_agrees_with_jupyter_core(
