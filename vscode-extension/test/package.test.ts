@@ -29,7 +29,7 @@ test('the .vsix holds the extension, the server and its libraries, and the serve
   // The stdlib's zipfile CLI reads the archive: no zip library needed.
   const listing = execFileSync(REPO_PYTHON, ['-m', 'zipfile', '-l', vsix], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const names = listing.split('\n').map((line) => line.split(/\s{2,}/)[0]?.trim() ?? '');
-  for (const wanted of ['extension/dist/extension.js', 'extension/bundled/libs/envlayers/__init__.py', 'extension/bundled/tool/server.py', 'extension/package.json']) {
+  for (const wanted of ['extension/dist/extension.js', 'extension/bundled/libs/envlayers/__init__.py', 'extension/bundled/tool/server.py', 'extension/package.json', 'extension/readme.md', 'extension/images/report-view.png']) {
     assert.ok(names.includes(wanted), `${wanted} in the package`);
   }
   for (const lib of ['pygls/', 'lsprotocol/', 'packaging/', 'virtualenv/', 'filelock/', 'platformdirs/']) {
