@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import urllib.parse
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +24,12 @@ from packaging.version import InvalidVersion, Version
 
 from envlayers.core.errors import InvalidRequirement
 from envlayers.core.inventory import DirectUrl, Distribution, Inventory
+
+if sys.platform == "win32":  # pragma: no cover - Windows only
+    from nturl2path import url2pathname as _url2pathname
+else:
+    # What urllib.request's POSIX url2pathname does, without its import (http.client, email, ssl).
+    _url2pathname = urllib.parse.unquote
 
 __all__ = [
     "Conflict",
@@ -148,7 +154,7 @@ def _file_path(url: str) -> str | None:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return None
-    return os.path.normpath(urllib.request.url2pathname(parts.path))
+    return os.path.normpath(_url2pathname(parts.path))
 
 
 def _same_path(a: str, b: str) -> bool:
