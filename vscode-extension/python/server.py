@@ -14,7 +14,8 @@ LIBS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):
+    # The launcher may be started by any Python on PATH, older ones included.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.stderr.write("envlayers: the bundled server needs Python 3.11 or newer\n")
         raise SystemExit(2)
     sys.path.insert(0, LIBS)
