@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,11 +11,9 @@ from pathlib import Path
 
 from envlayers.config import INSTALLER_CHOICES, Options
 from envlayers.core.errors import EnvlayersError, InvalidInput
-from envlayers.core.proc import CancelToken, redact
+from envlayers.core.redact import redact
 
 __all__ = ["main"]
-
-log = logging.getLogger("envlayers")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -155,6 +152,8 @@ def _options(ns: argparse.Namespace) -> Options:
 
 
 def _setup_logging(verbosity: int) -> None:
+    import logging
+
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -179,8 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             port = int(port_text)
         serve(mode, host, port, ns.log_file, bool(ns.verbose))
         return 0
-    _setup_logging(int(getattr(ns, "verbose", 0) or 0))
     try:
+        fast = _fast(ns)
+        if fast is not None:
+            return fast
+        _setup_logging(int(getattr(ns, "verbose", 0) or 0))
         return _dispatch(ns)
     except EnvlayersError as exc:
         print(f"envlayers: error: {redact(str(exc))}", file=sys.stderr)
@@ -190,7 +192,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _fast(ns: argparse.Namespace) -> int | None:
+    """A repeated `env` / `sync` whose inputs did not change: print the stored report.
+
+    Nothing heavy is imported and no process is started (see `envlayers.core.fastpath`).
+    """
+    if ns.command not in ("env", "sync") or getattr(ns, "refresh", False):
+        return None
+    from envlayers.core import fastpath
+
+    root = fastpath.find_root(ns.project)
+    if root is None:
+        return None
+    options = _options(ns) if ns.command == "env" else _options(ns).without_layers()
+    key = fastpath.request_key(
+        ns.command, {**options.to_json(), "cwd": os.getcwd(), "root": str(root)}
+    )
+    data = fastpath.lookup(root, key)
+    if data is None:
+        return None
+    from envlayers.core.report import Report, render
+
+    print(render(Report.from_json(data), ns.format))
+    return 0
+
+
 def _dispatch(ns: argparse.Namespace) -> int:
+    from envlayers.core.proc import CancelToken
     from envlayers.core.report import render
     from envlayers.core.workspace import Engine
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -579,50 +577,22 @@ def _big_site(root: Path, n: int = 1000) -> Path:
     return site
 
 
-def _best_time(site: Path, requests: list[Request], visited: int, runs: int = 5) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        parse_requirement.cache_clear()  # cold: every Requires-Dist parsed again
-        start = time.perf_counter()
-        result = check(requests, Inventory.scan([site]), PY39)
-        best = min(best, time.perf_counter() - start)
-        assert result.ok and len(result.visited) == visited
-    return best
-
-
-def test_thousand_distributions_scan_and_small_check_fast(tmp_path: Path) -> None:
-    # The common case (`--with` a few things): scan everything, read METADATA of the closure only.
+def test_thousand_distributions_small_check_reads_only_the_closure(tmp_path: Path) -> None:
+    # The common case (`--with` a few things): scan everything, visit the closure only.
+    # Speed is measured by `make bench`, never asserted here.
     site = _big_site(tmp_path)
     requests = [parse_request(f"pkg{i}") for i in (990, 995, 980)]
-    best = _best_time(site, requests, visited=20)
-    assert best < 0.1, f"scan of 1000 + small check took {best * 1000:.0f} ms"
-
-
-def _floor_time(site: Path, runs: int = 5) -> float:
-    """The unavoidable part of a full closure: open, read and split every METADATA once."""
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        for entry in os.scandir(site):
-            with open(os.path.join(entry.path, "METADATA"), "rb") as fh:
-                head = fh.read().partition(b"\n\n")[0].decode()
-            for line in head.split("\n"):
-                line.partition(":")
-        best = min(best, time.perf_counter() - start)
-    return best
+    result = check(requests, Inventory.scan([site]), PY39)
+    assert result.ok and len(result.visited) == 20
 
 
 def test_thousand_distributions_full_closure(tmp_path: Path) -> None:
-    # Worst case (verifying a sync): every METADATA read, every active line parsed; 3-6x the
-    # floor below. Wall-clock bounds are flaky on a loaded box, so the bound is relative to
-    # just reading the files: it still catches anything quadratic.
+    # Worst case (verifying a sync): every METADATA read, every active line parsed.
     site = _big_site(tmp_path)
     requests = [parse_request(f"pkg{i}") for i in range(0, 1000, 10)]
-    best = _best_time(site, requests, visited=1000)
-    floor = _floor_time(site)
-    assert best < max(0.1, 12 * floor), (
-        f"full check {best * 1000:.0f} ms, floor {floor * 1000:.0f} ms"
-    )
+    parse_requirement.cache_clear()
+    result = check(requests, Inventory.scan([site]), PY39)
+    assert result.ok and len(result.visited) == 1000
 
 
 # real installers ---------------------------------------------------------------------------

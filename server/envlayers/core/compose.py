@@ -238,6 +238,11 @@ def ensure_composed(
             "overlayHashes": hashes,
         }
         atomic_write_json(tmp / COMPOSITION_RECORD, record)
+        if final.is_dir():
+            # Kernelspecs installed into the old env name the same interpreter: keep them.
+            from envlayers.core.consumers import carry_kernelspecs
+
+            carry_kernelspecs(final, tmp)
         _swap_in(tmp, final)
     except EnvlayersError:
         remove_tree(tmp)

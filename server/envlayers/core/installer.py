@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
 from envlayers.core.proc import CancelToken, redact
@@ -191,6 +193,9 @@ class _Base:
     def _env(self) -> dict[str, str]:
         return proc.child_env()
 
+    def _local_refresh(self, index: IndexSettings) -> list[str]:
+        return []
+
     def install(
         self,
         python: str,
@@ -211,7 +216,7 @@ class _Base:
             return
         _check_arg(python, "interpreter")
         with _constraints_file(constraints) as cfile:
-            cmd = [*self._install_cmd(python), *index.args(self.name)]
+            cmd = [*self._install_cmd(python), *index.args(self.name), *self._local_refresh(index)]
             if no_deps:
                 cmd.append("--no-deps")
             if reinstall:
@@ -317,6 +322,23 @@ class UvInstaller(_Base):
 
     def _reinstall_flag(self) -> str:
         return "--reinstall"
+
+    def _local_refresh(self, index: IndexSettings) -> list[str]:
+        # uv caches a find-links wheel by its name, so a wheel rebuilt in place under the same
+        # version would be served stale: revalidate the packages those folders hold (uv refuses
+        # to revalidate offline; then its cache decides).
+        if os.environ.get("UV_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            return []
+        names: set[str] = set()
+        for link in index.find_links:
+            for entry in _listing(link):
+                name = str(entry[0])
+                with contextlib.suppress(ValueError):
+                    if name.endswith(".whl"):
+                        names.add(str(parse_wheel_filename(name)[0]))
+                    elif name.endswith((".tar.gz", ".zip")):
+                        names.add(str(parse_sdist_filename(name)[0]))
+        return [arg for n in sorted(names) for arg in ("--refresh-package", n)]
 
 
 def _target_version(python: str) -> tuple[int, int] | None:

@@ -577,6 +577,11 @@ def venv_python_matches(prefix: Path, request: str | None, requires_python: str 
     if not _is_version_request(text):
         found = shutil.which(text)
         return found is not None and _same_binary(found, base)
+    plain = text[len("python") :] if text.startswith("python") else text
+    parts = plain.split(".")
+    if 1 <= len(parts) <= 3 and all(p.isdigit() for p in parts):
+        # The common `3.12` / `3.12.1`: no need to import python-discovery (~0.1 s).
+        return all(got == int(want) for got, want in zip(version, parts, strict=False))
     return _matches_version_spec(text, cfg, version)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from envlayers.core.errors import Cancelled, OperationFailed
+from envlayers.core.redact import redact
 
 __all__ = ["CancelToken", "ProcResult", "child_env", "redact", "run"]
 
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 _STRIPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__", "VIRTUAL_ENV")
 
 # scheme://userinfo@ : userinfo stops at the authority's end; greedy so `p@ss@host` is covered.
-_CREDENTIALS = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#@]+(?:@[^/\s?#@]+)*)@"
-)
-
 # SIGTERM first; a tree that ignores it gets SIGKILL after this many seconds.
 _KILL_GRACE = 3.0
 # How long to wait for a stream after its process exited (a daemonised grandchild may hold it).
@@ -104,11 +100,6 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
-
-
-def redact(text: str) -> str:
-    """Hide credentials in URLs: `https://user:token@host` -> `https://****@host`."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}****@", text)
 
 
 @dataclass(frozen=True)

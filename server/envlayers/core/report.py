@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from envlayers.core.proc import redact
+from envlayers.core.redact import redact
 
 __all__ = ["SCHEMA_VERSION", "Report", "SyncInfo", "render"]
 
@@ -78,6 +78,40 @@ class Report:
             "sync": self.sync.to_json(),
             "warnings": [redact(w) for w in self.warnings],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Report:
+        """The inverse of `to_json` (the environment is recomputed from the current PATH)."""
+        sync = data.get("sync")
+        sync = sync if isinstance(sync, dict) else {}
+
+        def strs(value: object) -> tuple[str, ...]:
+            return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+        def dicts(value: object) -> tuple[Mapping[str, object], ...]:
+            return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
+
+        name = data.get("name")
+        return cls(
+            workspace=str(data.get("workspace", "")),
+            interpreter=str(data.get("interpreter", "")),
+            base_interpreter=str(data.get("baseInterpreter", "")),
+            python_version=str(data.get("pythonVersion", "")),
+            virtual_env=str(data.get("virtualEnv", "")),
+            sys_path=strs(data.get("sysPath")),
+            path_prefix=strs(data.get("pathPrefix")),
+            layers=dicts(data.get("layers")),
+            satisfied_by_base=strs(data.get("satisfiedByBase")),
+            conflicts=dicts(data.get("conflicts")),
+            sync=SyncInfo(
+                state=str(sync.get("state", "out-of-sync")),
+                installed=strs(sync.get("installed")),
+                removed=strs(sync.get("removed")),
+                extraneous=strs(sync.get("extraneous")),
+            ),
+            name=name if isinstance(name, str) else None,
+            warnings=strs(data.get("warnings")),
+        )
 
     def pyright_settings(self) -> dict[str, object]:
         """Settings for static tools that cannot switch interpreter."""

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 import tomllib
@@ -24,22 +25,25 @@ from envlayers.config import Options
 from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.compose import (
+    COMPOSITION_RECORD,
     ComposedEnv,
     base_site_dirs,
     compose_digest,
     ensure_composed,
     load_composed,
+    overlay_files,
     static_sys_path,
 )
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
+from envlayers.core.fastpath import request_key, stat_all, store
 from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree
-from envlayers.core.installer import IndexSettings, Installer, get_installer
+from envlayers.core.installer import IndexSettings, Installer, find_uv, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
-from envlayers.core.layers import Layer, LayerCache, LayerInputs, is_valid_key
+from envlayers.core.layers import LAYER_META, Layer, LayerCache, LayerInputs, is_valid_key
 from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
 from envlayers.core.paths import cache_dir, ensure_cache_dir
-from envlayers.core.proc import CancelToken, redact
+from envlayers.core.proc import CancelToken, redact, run
 from envlayers.core.project import (
     Project,
     ReqItem,
@@ -98,6 +102,7 @@ class Engine:
     def __init__(self, *, cache_dir: Path | None = None) -> None:
         self._cache_dir = cache_dir
         self._projects: dict[Path, tuple[tuple[int, int], Project]] = {}
+        self._reports: dict[Path, tuple[tuple[str, ...], tuple[object, ...], Report]] = {}
         self._lock = threading.Lock()
 
     # -- shared plumbing ------------------------------------------------------------
@@ -166,9 +171,13 @@ class Engine:
         root = resolve_workspace(workspace)
         with self._ws_lock(root):
             project = self.project(root)
+            inputs = self._input_paths(project, options, [])
+            before = stat_all(inputs or [])
             info = self._sync_locked(project, options, on_line=on_line, cancel=cancel)
             self._refresh_active(project)
-            return self._report(project, sync_override=info)
+            report = self._report(project, sync_override=info)
+            self._remember("sync", options, project, report, inputs, before)
+            return report
 
     def _selection(self, project: Project, options: Options) -> dict[str, object]:
         return {
@@ -185,22 +194,37 @@ class Engine:
         self, project: Project, selection: Mapping[str, object], base: InterpreterInfo
     ) -> tuple[list[Request], bool]:
         """What the base must satisfy, and whether it comes pinned from a lock file."""
-        locked = project.pylock is not None
-        if locked:
-            assert project.pylock is not None
-            pins = pylock_requirements(project.pylock, base.marker_env)
-            requests = [parse_request(p, file=str(project.pylock)) for p in pins]
-        else:
-            if selection.get("frozen"):
-                raise InvalidInput(f"--frozen needs a pylock.toml beside {project.pyproject}")
-            items = project.select(
-                groups=_strs(selection.get("groups")),
-                no_dev=bool(selection.get("noDev")),
-                all_groups=bool(selection.get("allGroups")),
-                extras=_strs(selection.get("extras")),
-                all_extras=bool(selection.get("allExtras")),
-            )
-            requests = [_request_from_item(item, project.root) for item in items]
+        lock = project.pylock
+        exported: Path | None = None
+        if lock is None and project.uv_lock is not None:
+            exported = _export_uv_lock(project, selection)
+            lock = exported
+        locked = lock is not None
+        try:
+            if lock is not None:
+                pins = pylock_requirements(
+                    lock,
+                    base.marker_env,
+                    extras=_strs(selection.get("extras")) if exported is None else (),
+                )
+                where = str(project.uv_lock if exported is not None else lock)
+                requests = [parse_request(p, file=where) for p in pins]
+            else:
+                if selection.get("frozen"):
+                    raise InvalidInput(
+                        f"--frozen needs a pylock.toml or uv.lock beside {project.pyproject}"
+                    )
+                items = project.select(
+                    groups=_strs(selection.get("groups")),
+                    no_dev=bool(selection.get("noDev")),
+                    all_groups=bool(selection.get("allGroups")),
+                    extras=_strs(selection.get("extras")),
+                    all_extras=bool(selection.get("allExtras")),
+                )
+                requests = [_request_from_item(item, project.root) for item in items]
+        finally:
+            if exported is not None:
+                remove_tree(exported.parent)
         if project.has_build_system and project.name:
             requests.append(editable_request(project.root, project.name))
         return requests, locked
@@ -292,7 +316,7 @@ class Engine:
         if not verify.ok:
             first = verify.unsatisfied[0]
             raise OperationFailed(
-                f"the workspace environment still does not satisfy {first.request}: {first.reason}"
+                f"the workspace environment still does not satisfy {first.request}: {first.message or first.reason}"
             )
         extra = extraneous(
             after, verify.visited, keep=(*_KEEP, *([project.name] if project.name else []))
@@ -371,6 +395,8 @@ class Engine:
         project = self.project(root)
         stacks_spec = self._stack_spec(project, options)  # validate input before any work
         with self._ws_lock(root):
+            inputs = self._input_paths(project, options, stacks_spec)
+            before = stat_all(inputs or [])
             sync: SyncInfo | None = None
             if not options.no_sync:
                 sync = self._sync_locked(
@@ -400,7 +426,61 @@ class Engine:
                 self._register_use(composed)
             self._write_active(root, name, options, satisfied, layers)
             reused = {layer.key: layer.reused for layer in layers}
-            return self._report(project, sync_override=sync, reused=reused)
+            report = self._report(project, sync_override=sync, reused=reused)
+            self._remember("env", options, project, report, inputs, before)
+            return report
+
+    def _input_paths(
+        self, project: Project, options: Options, stacks: Sequence[tuple[str, Sequence[Request]]]
+    ) -> list[str] | None:
+        """Files a request reads besides the workspace's own: None when they cannot all be known."""
+        if options.with_requirements or (
+            options.profile
+            and (p := project.settings.profiles.get(options.profile)) is not None
+            and p.with_requirements
+        ):
+            return None  # `-r` includes are only known after reading: no fast path
+        paths: list[str] = []
+        for _label, requests in stacks:
+            for path, _digest in _fingerprints(requests):
+                target = Path(path)
+                if target.is_dir():
+                    paths += [str(target / n) for n in ("pyproject.toml", "setup.cfg", "setup.py")]
+                else:
+                    paths.append(str(target))
+        for link in self._index(project, options).find_links:
+            if "://" in link and not link.startswith("file:"):
+                continue
+            folder = Path(unquote(urlparse(link).path)) if link.startswith("file:") else Path(link)
+            paths.append(str(folder))
+            with contextlib.suppress(OSError):
+                paths += sorted(str(e) for e in folder.iterdir())
+        return paths
+
+    def _remember(
+        self,
+        command: str,
+        options: Options,
+        project: Project,
+        report: Report,
+        inputs: list[str] | None,
+        before: list[object],
+    ) -> None:
+        """Store the report for the CLI's no-op fast path (see `fastpath`)."""
+        if inputs is None or options.refresh:
+            return
+        outputs = list(self._watch_paths(project, report))
+        quiet = replace(
+            report,
+            sync=replace(report.sync, installed=(), removed=()),
+            layers=tuple({**layer, "reused": True} for layer in report.layers),
+        )
+        data = quiet.to_json()
+        data.pop("env", None)
+        key = request_key(
+            command, {**options.to_json(), "cwd": os.getcwd(), "root": str(project.root)}
+        )
+        store(project.root, key, [*inputs, *outputs], [*before, *stat_all(outputs)], data)
 
     def _stack_spec(self, project: Project, options: Options) -> list[tuple[str, list[Request]]]:
         """The requested stack, bottom first: the profile's layer, then the ad-hoc one."""
@@ -561,9 +641,52 @@ class Engine:
 
     # -- report ---------------------------------------------------------------------
     def report(self, workspace: Path) -> Report:
-        """The active composition's report: no installer, no process (probes are cached)."""
+        """The active composition's report: no installer, no process (probes are cached).
+
+        Memoised per workspace until one of the files it was computed from changes (a few
+        `stat` calls decide), so an editor asking on every start or keystroke pays microseconds.
+        """
         root = resolve_workspace(workspace)
-        return self._report(self.project(root))
+        with self._lock:
+            hit = self._reports.get(root)
+        if hit is not None and _stat_all_t(hit[0]) == hit[1]:
+            return hit[2]
+        project = self.project(root)
+        previous = hit[0] if hit is not None else ()
+        before = _stat_all_t(previous)
+        report = self._report(project)
+        paths = self._watch_paths(project, report)
+        if paths == previous and _stat_all_t(paths) != before:
+            return report  # something changed while we computed: do not memoise
+        with self._lock:
+            self._reports[root] = (paths, _stat_all_t(paths), report)
+        return report
+
+    def _watch_paths(self, project: Project, report: Report) -> tuple[str, ...]:
+        """Every file and folder whose change could change `report`."""
+        root = project.root
+        prefix = self.venv_prefix(project)
+        paths = [
+            project.pyproject,
+            root / "pylock.toml",
+            root / "uv.lock",
+            root / ".python-version",
+            root / ".envlayers" / _ACTIVE,
+            prefix / "pyvenv.cfg",
+            prefix / _STAMP,
+            _venv.venv_python(prefix),
+            _venv.venv_scripts(prefix),
+        ]
+        paths += [Path(d) for d in report.sys_path]
+        for layer in report.layers:
+            paths.append(Path(str(layer.get("path"))) / LAYER_META)
+        if report.name is not None:
+            composed = Path(report.virtual_env)
+            paths += [composed / COMPOSITION_RECORD, _venv.venv_python(composed)]
+            version = tuple(int(x) for x in report.python_version.split(".")[:2])
+            site = _venv.site_packages(composed, (version[0], version[1]))
+            paths += [site] + [site / name for name in overlay_files(())]
+        return tuple(str(p) for p in paths)
 
     def _report(
         self,
@@ -606,9 +729,12 @@ class Engine:
             path = root / ".envlayers" / str(name)
             record = load_composed(path)
             loaded = [self.layers.load(k) for k in _strs(active.get("layers"))]
-            if record is None or any(la is None for la in loaded):
+            # A layer that lost files is never offered as is (compose rebuilds it).
+            damage = [d for la in loaded if la is not None and (d := self.layers.verify(la))]
+            if record is None or any(la is None for la in loaded) or damage:
+                why = f" ({damage[0]})" if damage else ""
                 warnings.append(
-                    f"the composition {name!r} is missing or damaged; run `envlayers env` to rebuild it"
+                    f"the composition {name!r} is missing or damaged{why}; run `envlayers env` to rebuild it"
                 )
             else:
                 layers = [la for la in loaded if la is not None]
@@ -760,6 +886,10 @@ class Engine:
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _stat_all_t(paths: Sequence[str]) -> tuple[object, ...]:
+    return tuple(stat_all(paths))
+
+
 def _strs(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
@@ -888,3 +1018,33 @@ def _digest_path(path: Path) -> str:
         with contextlib.suppress(OSError):
             h.update(name.encode() + b"\0" + (path / name).read_bytes())
     return h.hexdigest()
+
+
+def _export_uv_lock(project: Project, selection: Mapping[str, object]) -> Path | None:
+    """uv.lock is uv's own format: let uv turn it into a PEP 751 lock we can read."""
+    uv = find_uv()
+    if uv is None:
+        log.warning(
+            "%s is ignored: uv is not installed; syncing from pyproject.toml", project.uv_lock
+        )
+        return None
+    out_dir = Path(tempfile.mkdtemp(prefix="envlayers-uvlock-"))
+    out = out_dir / "pylock.toml"
+    cmd = [uv, "export", "--frozen", "--format", "pylock.toml", "--no-emit-project", "--quiet"]
+    cmd += ["--output-file", str(out), "--project", str(project.root)]
+    for group in _strs(selection.get("groups")):
+        cmd += ["--group", group]
+    for extra in _strs(selection.get("extras")):
+        cmd += ["--extra", extra]
+    if selection.get("noDev"):
+        cmd.append("--no-dev")
+    if selection.get("allGroups"):
+        cmd.append("--all-groups")
+    if selection.get("allExtras"):
+        cmd.append("--all-extras")
+    result = run(cmd, cwd=project.root)
+    if result.returncode != 0 or not out.is_file():
+        remove_tree(out_dir)
+        tail = "\n".join(result.stderr.strip().splitlines()[-10:])
+        raise InvalidInput(f"cannot read {project.uv_lock} with `uv export`: {tail}")
+    return out
