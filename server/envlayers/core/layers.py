@@ -7,13 +7,13 @@ A layer is built in a temporary folder under a per-key lock and published with o
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as _dt
 import hashlib
 import json
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,14 +173,19 @@ class LayerCache:
         )
 
     def verify(self, layer: Layer) -> str | None:
-        """A reason the layer is damaged (a package folder gone), or None when whole."""
+        """A reason the layer is damaged (a package or one of its files gone), or None when whole."""
         try:
-            present = Inventory.scan([layer.site_packages]).versions()
+            inventory = Inventory.scan([layer.site_packages])
         except OSError as exc:
             return f"cannot read {layer.site_packages}: {exc}"
+        present = inventory.versions()
         for name, version in layer.packages.items():
             if present.get(name) != version:
                 return f"package {name} {version} is missing from layer {layer.key}"
+        for dist in inventory:
+            gone = _missing_record_file(dist.path)
+            if gone is not None:
+                return f"{gone} of {dist.name} {dist.version} is missing from layer {layer.key}"
         return None
 
     def touch(self, layer: Layer) -> None:
@@ -211,17 +216,16 @@ class LayerCache:
                 self.touch(layer)
                 return layer
         self.root.mkdir(parents=True, exist_ok=True)
+        # The folder we were asked to replace; a use (touch) must not pass for a new publish.
+        stale = _folder_id(self.root / key) if refresh else None
         lock = self._lock(key)
         try:
             lock.acquire()
         except Timeout as exc:
             raise OperationFailed(f"timed out waiting for another build of layer {key}") from exc
         try:
-            started = time.time()
             layer = self._usable(key)
-            if layer is not None and not (
-                refresh and _mtime(layer.path / LAYER_META) < started - 1
-            ):
+            if layer is not None and not (refresh and _folder_id(layer.path) == stale):
                 # Someone else published it while we waited for the lock.
                 self.touch(layer)
                 return layer
@@ -405,6 +409,36 @@ def _preference_constraints(
     return [
         f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
     ]
+
+
+def _missing_record_file(dist_info: Path) -> str | None:
+    """The first file that the RECORD of a `.dist-info` lists and that is gone (a half-deleted
+    layer keeps its metadata but loses files), or None."""
+    if dist_info.suffix != ".dist-info":
+        return None
+    try:
+        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return str(dist_info / "RECORD")
+    site = dist_info.parent
+    for row in rows:
+        rel = row[0] if row else ""
+        # Byte code is optional: installers may or may not have compiled it.
+        if not rel or rel.endswith(".pyc") or "__pycache__" in rel:
+            continue
+        if not os.path.lexists(site / rel):
+            return rel
+    return None
+
+
+def _folder_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode): a published folder arrives by `os.replace`, so a new one has a new id."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _mtime(path: Path) -> float:
