@@ -423,8 +423,9 @@ class _Analysis:
         self.settings = Settings()
         try:
             self.data: dict[str, Any] = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            # tomllib recurses once per nesting level: hostile depth is bad input, not a crash.
+            message = str(exc) if isinstance(exc, tomllib.TOMLDecodeError) else "nested too deeply"
             span = syntax_error_span(text, message, self.file)
             self.data = {}
             self.loc = TomlLocations("", self.file)
