@@ -58,6 +58,8 @@ def load_pylock(path: Path) -> Pylock:
         raise InvalidInput(f"lock file is not UTF-8 text: {exc.reason}", file=file) from exc
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"TOML syntax error: {exc}", file=file) from exc
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        raise InvalidInput("TOML syntax error: nested too deeply", file=file) from exc
     try:
         return Pylock.from_dict(data)
     except PylockValidationError as exc:
