@@ -67,6 +67,9 @@ class Options:
     no_index: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.profile is not None and not self.profile.strip():
+            # An empty name would silently mean "no profile": say so instead.
+            raise InvalidInput("the profile name must not be empty")
         if self.installer is not None and self.installer not in INSTALLER_CHOICES:
             raise InvalidInput(
                 f"installer must be one of {', '.join(INSTALLER_CHOICES)}, not {self.installer!r}"
