@@ -30,8 +30,12 @@ test: test-python test-extension
 test-python: setup
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+# The extension's unit and wire tests, then the .vsix: it must hold the server and its
+# libraries, and the bundled server must start from them.
 test-extension: setup $(EXT)/node_modules/.installed
 	cd $(EXT) && npm test
+	cd $(EXT) && npm run package
+	cd $(EXT) && ENVLAYERS_TEST_VSIX=$$PWD/envlayers-0.1.0.vsix npm run test:vsix
 
 lint: setup
 	$(PY) -m ruff check server tests
