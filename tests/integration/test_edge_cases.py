@@ -346,3 +346,21 @@ def test_16_interpreter_outlives_the_command(ws: Path) -> None:
     # And the report of the existing composition points at the same, still-working path.
     again = cli("env", "--no-sync", "--with", "plugin", "--project", str(ws), "--format", "json")
     assert json.loads(again.stdout)["interpreter"] == report["interpreter"]
+
+
+def test_9_long_paths_use_the_sh_shebang_form_and_still_run(
+    tmp_path: Path, installer_name: str, wheelhouse: Path, engine: Engine
+) -> None:
+    # Past 127 characters installers write the `/bin/sh` + `'''exec'` form; ours must too.
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "ws"
+    root = workspace(deep, installer_name, wheelhouse)
+    report = engine.compose(root, Options(with_=("eta",)))
+    assert len(report.interpreter) > 127
+    env = {**os.environ, **report.env()}
+    env.pop("PYTHONPATH", None)
+    for tool, expected in (("zeta", report.interpreter), ("beta-tool", "beta-tool from eta")):
+        script = Path(report.virtual_env) / "bin" / tool
+        head = script.read_text().splitlines()[:2]
+        assert head[0] == "#!/bin/sh" and report.interpreter in head[1]
+        out = subprocess.run([str(script)], capture_output=True, text=True, env=env, check=False)
+        assert expected in out.stdout, out.stderr
