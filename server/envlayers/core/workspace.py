@@ -15,6 +15,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -564,7 +565,8 @@ class Engine:
                 index=index.fingerprint(),
             )
             installer = installer or self._installer(project, options)
-            layer = self.layers.ensure(
+            build = partial(
+                self.layers.ensure,
                 inputs,
                 base=base,
                 installer=installer,
@@ -572,24 +574,14 @@ class Engine:
                 requirements=reqs,
                 editables=edits,
                 preferences=Inventory.scan(base_dirs).versions(),
-                refresh=options.refresh,
                 on_line=on_line,
                 cancel=cancel,
             )
+            layer = build(refresh=options.refresh)
             damage = self.layers.verify(layer)
             if damage is not None:
                 log.warning("%s; rebuilding it", damage)
-                layer = self.layers.ensure(
-                    inputs,
-                    base=base,
-                    installer=installer,
-                    index=index,
-                    requirements=reqs,
-                    editables=edits,
-                    refresh=True,
-                    on_line=on_line,
-                    cancel=cancel,
-                )
+                layer = build(refresh=True)
             below.append(layer)
         return list(reversed(below)), satisfied
 
