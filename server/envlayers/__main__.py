@@ -1,5 +1,5 @@
 """`python -m envlayers`."""
 
-from envlayers.cli import main
+from envlayers._entry import main
 
 raise SystemExit(main())

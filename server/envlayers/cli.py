@@ -179,9 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(mode, host, port, ns.log_file, bool(ns.verbose))
         return 0
     try:
-        fast = _fast(ns)
-        if fast is not None:
-            return fast
         _setup_logging(int(getattr(ns, "verbose", 0) or 0))
         return _dispatch(ns)
     except EnvlayersError as exc:
@@ -190,31 +187,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("envlayers: interrupted", file=sys.stderr)
         return 130
-
-
-def _fast(ns: argparse.Namespace) -> int | None:
-    """A repeated `env` / `sync` whose inputs did not change: print the stored report.
-
-    Nothing heavy is imported and no process is started (see `envlayers.core.fastpath`).
-    """
-    if ns.command not in ("env", "sync") or getattr(ns, "refresh", False):
-        return None
-    from envlayers.core import fastpath
-
-    root = fastpath.find_root(ns.project)
-    if root is None:
-        return None
-    options = _options(ns) if ns.command == "env" else _options(ns).without_layers()
-    key = fastpath.request_key(
-        ns.command, {**options.to_json(), "cwd": os.getcwd(), "root": str(root)}
-    )
-    data = fastpath.lookup(root, key)
-    if data is None:
-        return None
-    from envlayers.core.report import Report, render
-
-    print(render(Report.from_json(data), ns.format))
-    return 0
 
 
 def _dispatch(ns: argparse.Namespace) -> int:

@@ -212,7 +212,7 @@ def test_repeated_env_and_sync_take_the_fast_path_until_an_input_changes(
     assert json.loads(again.stdout)["interpreter"] == json.loads(first.stdout)["interpreter"]
     # No engine, no installer, no packaging: the stored report was printed after a stat compare.
     assert "envlayers.core.workspace" not in mods and "packaging" not in mods
-    assert "subprocess" not in mods
+    assert "subprocess" not in mods and "argparse" not in mods
     _, mods = _imports("sync", "--project", str(ws))
     assert "envlayers.core.workspace" in mods  # sync has not been stored yet
     _, mods = _imports("sync", "--project", str(ws))

@@ -3,24 +3,32 @@
 After each compose or sync the engine stores the report with the `stat` of every file and
 folder it was computed from (`<workspace>/.envlayers/report-cache.json`). A later identical
 request whose stats all match prints that report without importing the engine, probing an
-interpreter or starting a process. Stdlib only: this module is imported on the hot path.
+interpreter or starting a process. Only `os`, `json` and `hashlib` are imported here: this
+module (and the shell/dotenv renderings it shares with `report`) is on the hot path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from envlayers.core.fsutil import atomic_write_json, read_json
-
-__all__ = ["find_root", "lookup", "request_key", "stat_all", "store"]
+__all__ = [
+    "composed_env",
+    "dotenv_lines",
+    "find_root",
+    "json_text",
+    "lookup",
+    "request_key",
+    "shell_lines",
+    "stat_all",
+    "store",
+]
 
 CACHE_NAME = "report-cache.json"
-_FORMAT = 1
+_FORMAT = 2
 _MAX_ENTRIES = 16
 
 
@@ -56,9 +64,18 @@ def find_root(start: str) -> Path | None:
     return None
 
 
+def _read(path: Path) -> dict[str, object] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def lookup(root: Path, key: str) -> dict[str, object] | None:
     """The stored report for `key` when nothing it was computed from has changed."""
-    data = read_json(root / ".envlayers" / CACHE_NAME)
+    data = _read(root / ".envlayers" / CACHE_NAME)
     if data is None or data.get("format") != _FORMAT:
         return None
     entries = data.get("entries")
@@ -80,14 +97,74 @@ def store(
     stats: Sequence[object],
     report: Mapping[str, object],
 ) -> None:
-    """Remember `report` for `key`; `stats` were taken of `paths` before the inputs were read."""
+    """Remember `report` (its keys in `Report.to_json` order) for `key`."""
+    from envlayers.core.fsutil import atomic_write_text
+
     target = root / ".envlayers" / CACHE_NAME
-    data = read_json(target) or {}
+    data = _read(target) or {}
     entries = data.get("entries") if data.get("format") == _FORMAT else None
     kept = dict(entries) if isinstance(entries, dict) else {}
     kept.pop(key, None)
     while len(kept) >= _MAX_ENTRIES:
         kept.pop(next(iter(kept)))
     kept[key] = {"paths": list(paths), "stats": list(stats), "report": dict(report)}
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
-        atomic_write_json(target, {"format": _FORMAT, "entries": kept})
+    try:  # a cache that cannot be written only costs speed
+        atomic_write_text(target, json.dumps({"format": _FORMAT, "entries": kept}))
+    except OSError:
+        return
+
+
+# -- renderings shared with `report` -----------------------------------------------------------
+def composed_env(
+    virtual_env: str, path_prefix: Sequence[str], inherited_path: str | None = None
+) -> dict[str, str]:
+    """VIRTUAL_ENV and PATH for a terminal, task or debugger; never PYTHONPATH."""
+    current = os.environ.get("PATH", "") if inherited_path is None else inherited_path
+    parts = list(path_prefix)
+    parts += [p for p in current.split(os.pathsep) if p and p not in parts]
+    return {"VIRTUAL_ENV": virtual_env, "PATH": os.pathsep.join(parts)}
+
+
+def json_text(data: Mapping[str, object]) -> str:
+    """The JSON report: the stored fields with `env` computed now, after `pathPrefix`."""
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if key == "env":
+            continue
+        out[key] = value
+        if key == "pathPrefix":
+            prefix = value if isinstance(value, list) else []
+            out["env"] = composed_env(str(data.get("virtualEnv", "")), [str(p) for p in prefix])
+    return json.dumps(out, indent=2)
+
+
+def shell_lines(env: Mapping[str, str]) -> str:
+    import shlex
+
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines.append("unset PYTHONHOME PYTHONPATH")
+    return "\n".join(lines)
+
+
+def dotenv_lines(env: Mapping[str, str]) -> str:
+    return "\n".join(f"{k}={_dotenv_quote(v)}" for k, v in env.items())
+
+
+def _dotenv_quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "/._-:+,@%=" for c in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(data: Mapping[str, object], fmt: str) -> str | None:
+    """A stored report in `fmt`, or None for formats only the full `report.render` knows."""
+    if fmt == "json":
+        return json_text(data)
+    if fmt in ("shell", "dotenv"):
+        prefix = data.get("pathPrefix")
+        env = composed_env(
+            str(data.get("virtualEnv", "")),
+            [str(p) for p in prefix] if isinstance(prefix, list) else [],
+        )
+        return shell_lines(env) if fmt == "shell" else dotenv_lines(env)
+    return None

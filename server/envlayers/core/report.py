@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from envlayers.core.fastpath import composed_env, dotenv_lines, shell_lines
 from envlayers.core.redact import redact
 
 __all__ = ["SCHEMA_VERSION", "Report", "SyncInfo", "render"]
@@ -54,10 +54,7 @@ class Report:
 
     def env(self, inherited_path: str | None = None) -> dict[str, str]:
         """VIRTUAL_ENV and PATH for a terminal, task or debugger; never PYTHONPATH."""
-        current = os.environ.get("PATH", "") if inherited_path is None else inherited_path
-        parts = list(self.path_prefix)
-        parts += [p for p in current.split(os.pathsep) if p and p not in parts]
-        return {"VIRTUAL_ENV": self.virtual_env, "PATH": os.pathsep.join(parts)}
+        return composed_env(self.virtual_env, self.path_prefix, inherited_path)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -132,19 +129,10 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "pyright":
         return json.dumps(report.pyright_settings(), indent=2)
     if fmt == "shell":
-        env = report.env()
-        lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-        lines.append("unset PYTHONHOME")
-        return "\n".join(lines)
+        return shell_lines(report.env())
     if fmt == "dotenv":
-        return "\n".join(f"{k}={_dotenv_quote(v)}" for k, v in report.env().items())
+        return dotenv_lines(report.env())
     return _text(report)
-
-
-def _dotenv_quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "/._-:+,@%=" for c in value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _text(report: Report) -> str:

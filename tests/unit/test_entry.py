@@ -1,0 +1,61 @@
+"""The entry point's plain-flag reader agrees with argparse + Options (the fast path's key
+must be the engine's key), and gives up on everything it does not fully understand."""
+
+from __future__ import annotations
+
+import pytest
+
+from envlayers._entry import fast_options
+from envlayers.cli import _options, build_parser
+
+AGREE = [
+    ["env"],
+    ["sync"],
+    ["env", "--with", "rich", "--with", "httpx>=0.27", "--format", "json"],
+    ["env", "--with=rich", "--project=/tmp/x", "--format=json"],
+    ["env", "--project", "ws", "--no-sync", "--profile", "nb", "--with-editable", "../lib"],
+    ["sync", "--group", "docs", "--group", "test", "--no-dev", "--extra", "fancy", "--exact"],
+    ["sync", "--all-groups", "--all-extras", "--frozen", "--no-index", "--find-links", "/w"],
+    ["env", "--python", "3.12", "--installer", "uv", "--index-url", "https://u:t@h/simple"],
+    ["env", "--extra-index-url", "https://a/simple", "--extra-index-url", "https://b/simple"],
+    ["sync", "--format", "json", "--installer", "pip"],
+]
+
+
+@pytest.mark.parametrize("argv", AGREE, ids=[" ".join(a) for a in AGREE])
+def test_fast_reader_agrees_with_argparse(argv: list[str]) -> None:
+    parsed = fast_options(argv)
+    assert parsed is not None
+    command, project, fmt, wire = parsed
+    ns = build_parser().parse_args(argv)
+    options = _options(ns)
+    if command == "sync":
+        options = options.without_layers()
+    assert command == ns.command
+    assert project == ns.project and fmt == ns.format
+    assert wire == options.to_json()
+
+
+GIVE_UP = [
+    [],
+    ["run", "--", "python"],
+    ["layers", "list"],
+    ["env", "--refresh"],
+    ["env", "-v"],
+    ["env", "--help"],
+    ["env", "--with-requirements", "r.txt"],
+    ["env", "--wi", "rich"],  # argparse abbreviations are left to argparse
+    ["env", "--with"],
+    ["env", "--with", "--no-sync"],
+    ["env", "--format", "yaml"],
+    ["sync", "--with", "rich"],
+    ["sync", "--format", "shell"],
+    ["env", "--installer", "conda"],
+    ["env", "--no-sync=yes"],
+    ["env", "positional"],
+]
+
+
+@pytest.mark.parametrize("argv", GIVE_UP, ids=[" ".join(a) or "(none)" for a in GIVE_UP])
+def test_fast_reader_gives_up_on_the_rest(argv: list[str]) -> None:
+    assert fast_options(argv) is None
