@@ -177,13 +177,20 @@ def run(
     remove_cb = cancel.add_callback(woken.set) if cancel is not None else _noop
     deadline = None if timeout is None else time.monotonic() + timeout
     reason: str | None = None
+
+    def wait_exit() -> None:
+        proc.wait()
+        woken.set()
+
+    # A thread blocks in wait() so the exit wakes us at once (Popen.wait(timeout) sleeps in
+    # growing steps of up to 50 ms after the child is gone).
+    threading.Thread(target=wait_exit, daemon=True).start()
     try:
         while True:
-            try:
-                proc.wait(timeout=_POLL)
+            woken.wait(_POLL)
+            if proc.poll() is not None:
                 break
-            except subprocess.TimeoutExpired:
-                pass
+            woken.clear()
             if cancel is not None and cancel.cancelled:
                 reason = "cancelled"
                 break

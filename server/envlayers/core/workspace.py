@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -392,6 +393,9 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> Report:
+        if options.has_layers and "virtualenv" not in sys.modules:
+            # A layer or composed env may need creating: import virtualenv (~0.3 s) meanwhile.
+            threading.Thread(target=_preload_virtualenv, daemon=True).start()
         root = resolve_workspace(workspace)
         project = self.project(root)
         stacks_spec = self._stack_spec(project, options)  # validate input before any work
@@ -578,7 +582,8 @@ class Engine:
                 cancel=cancel,
             )
             layer = build(refresh=options.refresh)
-            damage = self.layers.verify(layer)
+            # A layer we have just built is whole; one found in the cache is checked.
+            damage = self.layers.verify(layer) if layer.reused else None
             if damage is not None:
                 log.warning("%s; rebuilding it", damage)
                 layer = build(refresh=True)
@@ -880,6 +885,11 @@ class Engine:
 # -- helpers ------------------------------------------------------------------------------
 def _stat_all_t(paths: Sequence[str]) -> tuple[object, ...]:
     return tuple(stat_all(paths))
+
+
+def _preload_virtualenv() -> None:
+    with contextlib.suppress(Exception):
+        import virtualenv  # noqa: F401
 
 
 def _strs(value: object) -> list[str]:
