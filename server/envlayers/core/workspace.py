@@ -77,6 +77,8 @@ _KEEP = ("pip", "setuptools", "wheel", "uv")
 def resolve_workspace(value: str | os.PathLike[str]) -> Path:
     """A folder URI or path (or a file inside one) -> the workspace folder holding pyproject.toml."""
     text = os.fspath(value)
+    if len(text) > 4096:  # PATH_MAX: longer is never a path, and must not be echoed whole
+        raise InvalidInput(f"workspace path is too long ({len(text)} characters)")
     if text.startswith("file:"):
         parsed = urlparse(text)
         text = unquote(parsed.path)
@@ -85,9 +87,12 @@ def resolve_workspace(value: str | os.PathLike[str]) -> Path:
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = Path.cwd() / path
-    if not path.exists():
-        raise InvalidInput(f"workspace folder does not exist: {path}")
-    return find_workspace(path if path.is_dir() else path.parent)
+    try:
+        if not path.exists():
+            raise InvalidInput(f"workspace folder does not exist: {path}")
+        return find_workspace(path if path.is_dir() else path.parent)
+    except OSError as exc:  # a name too long, a loop of links: bad input, not a crash
+        raise InvalidInput(f"cannot use workspace {str(path)[:200]!r}: {exc.strerror}") from exc
 
 
 @dataclass(frozen=True)
