@@ -649,10 +649,11 @@ class Engine:
         `stat` calls decide), so an editor asking on every start or keystroke pays microseconds.
         """
         root = resolve_workspace(workspace)
+        fresh = self.fresh_report(root)
+        if fresh is not None:
+            return fresh
         with self._lock:
             hit = self._reports.get(root)
-        if hit is not None and _stat_all_t(hit[0]) == hit[1]:
-            return hit[2]
         project = self.project(root)
         previous = hit[0] if hit is not None else ()
         before = _stat_all_t(previous)
@@ -663,6 +664,17 @@ class Engine:
         with self._lock:
             self._reports[root] = (paths, _stat_all_t(paths), report)
         return report
+
+    def fresh_report(self, root: Path) -> Report | None:
+        """The memoised report of the workspace folder `root` when still current, else None.
+
+        A handful of `stat` calls: cheap enough for an event loop to call inline.
+        """
+        with self._lock:
+            hit = self._reports.get(root)
+        if hit is not None and _stat_all_t(hit[0]) == hit[1]:
+            return hit[2]
+        return None
 
     def _watch_paths(self, project: Project, report: Report) -> tuple[str, ...]:
         """Every file and folder whose change could change `report`."""

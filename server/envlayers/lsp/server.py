@@ -510,6 +510,9 @@ async def cmd_report(ls: EnvlayersServer, *args: Any) -> object:
     _args.reject_unknown("envlayers.report", arg)
     root = ls.resolve(arg)
     engine = ls.engine
+    fresh = engine.fresh_report(root)  # a few stats: answered without a thread hop
+    if fresh is not None:
+        return fresh.to_json()
     return await ls.in_read(lambda: engine.report(root).to_json())
 
 
