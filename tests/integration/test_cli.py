@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,11 +24,10 @@ def ws(tmp_path: Path, wheelhouse: Path) -> Path:
     return workspace(tmp_path / "ws", "uv", wheelhouse, dependencies=("beta",), extra_tool=extra)
 
 
-def _json(*args: str) -> dict[str, object]:
+def _json(*args: str) -> Any:
     out = cli(*args)
     assert out.returncode == 0, out.stderr
-    data: dict[str, object] = json.loads(out.stdout)
-    return data
+    return json.loads(out.stdout)
 
 
 def test_profile_composes_by_name_and_stacks_under_with(ws: Path) -> None:
@@ -47,9 +47,9 @@ def test_profile_composes_by_name_and_stacks_under_with(ws: Path) -> None:
         "--format",
         "json",
     )
-    keys = [layer["key"] for layer in stacked["layers"]]  # type: ignore[union-attr]
+    keys = [layer["key"] for layer in stacked["layers"]]
     assert len(keys) == 2 and keys[1] == layers[0]["key"]  # the profile's layer is below
-    assert stacked["layers"][0]["requirements"] == ["alpha==1.0"]  # type: ignore[index]
+    assert stacked["layers"][0]["requirements"] == ["alpha==1.0"]
     out = run_in(str(stacked["interpreter"]), "import alpha, eta, plugin; print(alpha.__version__)")
     assert out.stdout.strip() == "1.0", out.stderr
     # A profile the base satisfies builds nothing; an unknown one is bad input (exit 2).
@@ -71,8 +71,8 @@ def test_run_returns_the_command_status_inside_the_composition(ws: Path) -> None
 def test_layers_list_prune_remove(ws: Path, envlayers_cache: Path) -> None:
     a = _json("env", "--project", str(ws), "--with", "plugin", "--format", "json")
     b = _json("env", "--project", str(ws), "--with", "epsilon", "--format", "json")
-    key_a = a["layers"][0]["key"]  # type: ignore[index]
-    key_b = b["layers"][0]["key"]  # type: ignore[index]
+    key_a = a["layers"][0]["key"]
+    key_b = b["layers"][0]["key"]
     rows = json.loads(cli("layers", "list", "--format", "json").stdout)
     by_key = {r["key"]: r for r in rows}
     assert set(by_key) == {key_a, key_b}
@@ -89,9 +89,9 @@ def test_layers_list_prune_remove(ws: Path, envlayers_cache: Path) -> None:
         assert out.returncode == 2, out.stdout
     # A composition whose layer was removed is reported as damaged, never used as is.
     report = _json("env", "--project", str(ws), "--with", "plugin", "--no-sync", "--format", "json")
-    assert report["layers"][0]["reused"] is False  # type: ignore[index]
+    assert report["layers"][0]["reused"] is False
     gone = json.loads(cli("layers", "prune", "--all", "--format", "json").stdout)
-    assert sorted(gone["removed"]) == sorted([key_b, report["layers"][0]["key"]])  # type: ignore[index]
+    assert sorted(gone["removed"]) == sorted([key_b, report["layers"][0]["key"]])
     assert gone["freedBytes"] > 0
 
 
