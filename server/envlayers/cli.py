@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     lp = lsub.add_parser("remove")
     lp.add_argument("key")
 
+    p = sub.add_parser("compositions", help="the workspace's composed environments")
+    csub = p.add_subparsers(dest="compositions_command", required=True, parser_class=_Parser)
+    cp = csub.add_parser("list")
+    cp.add_argument("--project", default=".")
+    cp.add_argument("--format", choices=("text", "json"), default="text")
+    cp = csub.add_parser("remove", help="delete a composed env and its Jupyter kernelspecs")
+    cp.add_argument("name")
+    cp.add_argument("--project", default=".")
+
     p = sub.add_parser("serve", help="run the language server")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--stdio", action="store_true", default=True)
@@ -241,6 +250,18 @@ def _dispatch(ns: argparse.Namespace) -> int:
         return 0
     if cmd == "layers":
         return _layers(engine, ns)
+    if cmd == "compositions":
+        if ns.compositions_command == "remove":
+            print(json.dumps(engine.remove_composition(Path(ns.project), ns.name)))
+            return 0
+        rows = engine.list_compositions(Path(ns.project))
+        if ns.format == "json":
+            print(json.dumps(rows, indent=2))
+        for row in rows if ns.format == "text" else ():
+            mark = "*" if row["active"] else " "
+            state = "" if row["valid"] else "  (damaged)"
+            print(f"{mark} {row['name']}  {row['interpreter']}{state}")
+        return 0
     raise InvalidInput(f"unknown command {cmd!r}")  # pragma: no cover - argparse refuses it first
 
 

@@ -102,3 +102,35 @@ def test_text_shell_dotenv_formats(ws: Path) -> None:
     assert "export VIRTUAL_ENV=" in shell and "PYTHONPATH=" not in shell
     dotenv = cli("env", "--project", str(ws), "--with", "plugin", "--format", "dotenv").stdout
     assert dotenv.splitlines()[0].startswith("VIRTUAL_ENV=")
+
+
+def test_compositions_list_and_remove_with_their_kernelspecs(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    a = _json("env", "--project", str(ws), "--with", "plugin", "--format", "json")
+    b = _json("env", "--project", str(ws), "--with", "epsilon", "--format", "json")
+    # Kernelspecs written for `b` (as `kernel install` does), in its env and the user's dir.
+    user_kernels = tmp_path / "jupyter-data" / "kernels"
+    spec = {"argv": [b["interpreter"]], "metadata": {"envlayers": {"virtualEnv": b["virtualEnv"]}}}
+    for kernels in (Path(b["virtualEnv"]) / "share" / "jupyter" / "kernels", user_kernels):
+        (kernels / "k-b").mkdir(parents=True)
+        (kernels / "k-b" / "kernel.json").write_text(json.dumps(spec))
+    (user_kernels / "other").mkdir()
+    (user_kernels / "other" / "kernel.json").write_text('{"argv": ["python"]}')
+    rows = _json("compositions", "list", "--project", str(ws), "--format", "json")
+    assert {r["name"]: r["active"] for r in rows} == {a["name"]: False, b["name"]: True}
+    out = _json("compositions", "remove", str(b["name"]), "--project", str(ws))
+    assert out["removed"] == [b["name"]] and len(out["kernelspecs"]) == 2
+    assert not Path(b["virtualEnv"]).exists() and not (user_kernels / "k-b").exists()
+    assert (user_kernels / "other").exists()  # not ours: untouched
+    # The workspace falls back to its base; the other composition still works.
+    rows = _json("compositions", "list", "--project", str(ws), "--format", "json")
+    assert [(r["name"], r["active"]) for r in rows] == [(a["name"], False)]
+    from envlayers.core.workspace import Engine
+
+    report = Engine().report(ws)
+    assert report.interpreter == report.base_interpreter and report.name is None
+    assert run_in(a["interpreter"], "import plugin").returncode == 0
+    for bad in ("../ws", b["name"]):
+        assert cli("compositions", "remove", bad, "--project", str(ws)).returncode == 2

@@ -891,6 +891,51 @@ class Engine:
         cache.remove_leftovers(time.time() - 3600)
         return {"removed": removed, "freedBytes": freed}
 
+    # -- compositions ---------------------------------------------------------------
+    def list_compositions(self, workspace: Path) -> list[dict[str, object]]:
+        """The composed envs of a workspace, the active one marked."""
+        root = resolve_workspace(workspace)
+        active = read_json(root / ".envlayers" / _ACTIVE) or {}
+        out: list[dict[str, object]] = []
+        try:
+            entries = sorted((root / ".envlayers").iterdir())
+        except OSError:
+            return out
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            record = load_composed(entry)
+            out.append(
+                {
+                    "name": entry.name,
+                    "path": str(entry),
+                    "interpreter": str(_venv.venv_python(entry)),
+                    "layers": _strs(record.get("layers")) if record else [],
+                    "active": active.get("name") == entry.name,
+                    "valid": record is not None,
+                }
+            )
+        return out
+
+    def remove_composition(self, workspace: Path, name: str) -> dict[str, object]:
+        """Delete a composed env and the Jupyter kernelspecs written for it; the workspace
+        falls back to its base when it was the active one."""
+        from envlayers.core.consumers import remove_kernelspecs
+
+        if not _NAME_RE.match(name):
+            raise InvalidInput(f"invalid composition name {name!r}")
+        root = resolve_workspace(workspace)
+        path = root / ".envlayers" / name
+        if not path.is_dir():
+            raise InvalidInput(f"no composition {name!r} in {root / '.envlayers'}")
+        with self._ws_lock(root):
+            kernels = remove_kernelspecs(path)
+            remove_tree(path)
+            active = read_json(root / ".envlayers" / _ACTIVE)
+            if active is not None and active.get("name") == name:
+                (root / ".envlayers" / _ACTIVE).unlink(missing_ok=True)
+        return {"removed": [name], "kernelspecs": kernels}
+
     def remove_layer(self, key: str) -> dict[str, object]:
         if not is_valid_key(key):
             raise InvalidInput(f"not a layer key: {key!r}")
