@@ -223,6 +223,8 @@ class LayerCache:
             lock.acquire()
         except Timeout as exc:
             raise OperationFailed(f"timed out waiting for another build of layer {key}") from exc
+        except OSError as exc:  # a full or read-only cache: say so, no traceback
+            raise OperationFailed(f"cannot lock layer {key} in {self.root}: {exc}") from exc
         try:
             layer = self._usable(key)
             if layer is not None and not (refresh and _folder_id(layer.path) == stale):
