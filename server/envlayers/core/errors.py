@@ -114,7 +114,9 @@ class InstallFailed(EnvlayersError):
 
     kind = "install-failed"
 
-    def __init__(self, cmd: Sequence[str], returncode: int, stderr_tail: str, *, what: str = "") -> None:
+    def __init__(
+        self, cmd: Sequence[str], returncode: int, stderr_tail: str, *, what: str = ""
+    ) -> None:
         shown = " ".join(cmd)
         head = f"{what}: " if what else ""
         tail = f"\n{stderr_tail.rstrip()}" if stderr_tail.strip() else ""
