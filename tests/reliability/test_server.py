@@ -210,11 +210,6 @@ async def test_ten_thousand_reports_mixed_with_document_changes(
         assert final == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak in the server's request path: ~3.5 KB per envlayers.report request "
-    "(Engine.report alone is flat under tracemalloc); owner: the LSP server",
-)
 @pytest.mark.parametrize("edit", [False, True], ids=["reports", "reports-and-edits"])
 async def test_server_memory_does_not_grow(tmp_path: Path, wheelhouse: Path, edit: bool) -> None:
     ws = workspace_project(tmp_path / "ws", wheelhouse)

@@ -693,7 +693,8 @@ class Engine:
         ]
         paths += [Path(d) for d in report.sys_path]
         for layer in report.layers:
-            paths.append(Path(str(layer.get("path"))) / LAYER_META)
+            folder = Path(str(layer.get("path")))
+            paths += [folder, folder / LAYER_META, _venv.venv_scripts(folder)]
         if report.name is not None:
             composed = Path(report.virtual_env)
             paths += [composed / COMPOSITION_RECORD, _venv.venv_python(composed)]

@@ -83,7 +83,24 @@ class _WorkspaceState:
 
 
 class EnvlayersProtocol(LanguageServerProtocol):
-    """Routes `$/cancelRequest` for running installs to their CancelToken."""
+    """Routes `$/cancelRequest` for running installs to their CancelToken, and forgets the
+    futures of finished handler steps."""
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        # pygls 2.1 files each step of a generator handler (executeCommand is one) under a fresh
+        # uuid in `_request_futures` and never removes it: every command leaked its result.
+        def done(future: Any) -> None:
+            self._request_futures.pop(msg_id, None)
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
