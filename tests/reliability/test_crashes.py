@@ -132,6 +132,7 @@ def test_sync_killed_at_random_points_is_repaired(tmp_path: Path, wheelhouse: Pa
         assert report.sync.state == "in-sync"
         out = run_in(report.interpreter, "import beta, zeta, alpha; print('ok')")
         assert out.stdout.strip() == "ok", out.stderr
+        assert not list(ws.glob(".venv.*")), "a dead sync's temporary venv was left behind"
 
 
 _HOLD = """

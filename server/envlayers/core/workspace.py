@@ -259,6 +259,11 @@ class Engine:
         ):
             return python
         exe = _interp.find_interpreter(request, requires_python=project.requires_python)
+        # We hold the workspace lock: any temporary sibling is a dead sync's leftover.
+        for stale in prefix.parent.glob(f".{prefix.name}.tmp-*"):
+            remove_tree(stale)
+        for stale in prefix.parent.glob(f".{prefix.name}.old-*"):
+            remove_tree(stale)
         tmp = prefix.with_name(f".{prefix.name}.tmp-{uuid.uuid4().hex[:8]}")
         log.info("creating the workspace environment %s with %s", prefix, exe)
         try:
