@@ -25,6 +25,7 @@ __all__ = [
     "shell_lines",
     "stat_all",
     "store",
+    "text_lines",
 ]
 
 CACHE_NAME = "report-cache.json"
@@ -156,10 +157,68 @@ def _dotenv_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def text_lines(data: Mapping[str, object]) -> str:
+    """The human-readable report, from its JSON form."""
+    sync = data.get("sync")
+    sync = sync if isinstance(sync, dict) else {}
+    lines = [
+        f"workspace:    {data.get('workspace')}",
+        f"composition:  {data.get('name') or '(base only)'}",
+        f"interpreter:  {data.get('interpreter')}",
+        f"python:       {data.get('pythonVersion')}",
+        f"base:         {data.get('baseInterpreter')} ({sync.get('state')})",
+    ]
+    layers = data.get("layers")
+    if isinstance(layers, list) and layers:
+        lines.append("layers (top first):")
+        for layer in layers:
+            if not isinstance(layer, dict):
+                continue
+            pkgs = layer.get("packages")
+            reused = "reused" if layer.get("reused") else "built"
+            shown = ", ".join(_strs(layer.get("requirements")))
+            lines.append(f"  {layer.get('key')}  [{reused}]  {shown}")
+            if isinstance(pkgs, dict):
+                lines.append("    " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())))
+    else:
+        lines.append("layers:       none")
+    if satisfied := _strs(data.get("satisfiedByBase")):
+        lines.append("satisfied by the base: " + ", ".join(satisfied))
+    conflicts = data.get("conflicts")
+    for c in conflicts if isinstance(conflicts, list) else []:
+        if not isinstance(c, dict):
+            continue
+        shadows = c.get("shadows")
+        shadow_txt = ", ".join(
+            f"{s.get('version')} from {s.get('source')}"
+            for s in (shadows if isinstance(shadows, list) else [])
+            if isinstance(s, dict)
+        )
+        lines.append(
+            f"conflict: {c.get('name')} {c.get('version')} from {c.get('source')} shadows {shadow_txt}"
+        )
+        lines += [f"  breaks: {b}" for b in _strs(c.get("breaks"))]
+    for label, key in (
+        ("installed:   ", "installed"),
+        ("removed:     ", "removed"),
+        ("extraneous:  ", "extraneous"),
+    ):
+        if items := _strs(sync.get(key)):
+            lines.append(f"{label} " + ", ".join(items))
+    lines += [f"warning: {w}" for w in _strs(data.get("warnings"))]
+    return "\n".join(lines)
+
+
 def render(data: Mapping[str, object], fmt: str) -> str | None:
     """A stored report in `fmt`, or None for formats only the full `report.render` knows."""
     if fmt == "json":
         return json_text(data)
+    if fmt == "text":
+        return text_lines(data)
     if fmt in ("shell", "dotenv"):
         prefix = data.get("pathPrefix")
         env = composed_env(

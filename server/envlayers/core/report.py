@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from envlayers.core.fastpath import composed_env, dotenv_lines, shell_lines
+from envlayers.core.fastpath import composed_env, dotenv_lines, shell_lines, text_lines
 from envlayers.core.redact import redact
 
 __all__ = ["SCHEMA_VERSION", "Report", "SyncInfo", "render"]
@@ -132,49 +132,4 @@ def render(report: Report, fmt: str) -> str:
         return shell_lines(report.env())
     if fmt == "dotenv":
         return dotenv_lines(report.env())
-    return _text(report)
-
-
-def _text(report: Report) -> str:
-    lines = [
-        f"workspace:    {report.workspace}",
-        f"composition:  {report.name or '(base only)'}",
-        f"interpreter:  {report.interpreter}",
-        f"python:       {report.python_version}",
-        f"base:         {report.base_interpreter} ({report.sync.state})",
-    ]
-    if report.layers:
-        lines.append("layers (top first):")
-        for layer in report.layers:
-            reqs = layer.get("requirements")
-            pkgs = layer.get("packages")
-            reused = "reused" if layer.get("reused") else "built"
-            shown = ", ".join(str(r) for r in reqs) if isinstance(reqs, list) else ""
-            lines.append(f"  {layer.get('key')}  [{reused}]  {shown}")
-            if isinstance(pkgs, dict):
-                lines.append("    " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())))
-    else:
-        lines.append("layers:       none")
-    if report.satisfied_by_base:
-        lines.append("satisfied by the base: " + ", ".join(report.satisfied_by_base))
-    for c in report.conflicts:
-        shadows = c.get("shadows")
-        shadow_txt = ""
-        if isinstance(shadows, list):
-            shadow_txt = ", ".join(
-                f"{s.get('version')} from {s.get('source')}" for s in shadows if isinstance(s, dict)
-            )
-        lines.append(
-            f"conflict: {c.get('name')} {c.get('version')} from {c.get('source')} shadows {shadow_txt}"
-        )
-        breaks = c.get("breaks")
-        if isinstance(breaks, list):
-            lines += [f"  breaks: {b}" for b in breaks]
-    if report.sync.installed:
-        lines.append("installed:    " + ", ".join(report.sync.installed))
-    if report.sync.removed:
-        lines.append("removed:      " + ", ".join(report.sync.removed))
-    if report.sync.extraneous:
-        lines.append("extraneous:   " + ", ".join(report.sync.extraneous))
-    lines += [f"warning: {redact(w)}" for w in report.warnings]
-    return "\n".join(lines)
+    return text_lines(report.to_json())
