@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+
+# Not `typing.TYPE_CHECKING`: importing typing costs milliseconds on the hot path.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["fast_options", "main"]
 
@@ -95,15 +100,15 @@ def _try_fast(argv: Sequence[str]) -> int | None:
     root = fastpath.find_root(project)
     if root is None:
         return None
-    key = fastpath.request_key(command, {**wire, "cwd": os.getcwd(), "root": str(root)})
-    data = fastpath.lookup(root, key)
-    if data is None:
+    key = fastpath.request_key(command, {**wire, "cwd": os.getcwd()})
+    entry = fastpath.lookup(root, key)
+    if entry is None:
         return None
-    text = fastpath.render(data, fmt)
+    text = fastpath.render(entry, fmt)
     if text is None:
         from envlayers.core.report import Report, render
 
-        text = render(Report.from_json(data), fmt)
+        text = render(Report.from_json(entry["report"]), fmt)
     sys.stdout.write(text + "\n")
     return 0
 
@@ -112,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         fast = _try_fast(args)
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, TypeError):
         fast = None  # the full path will say what is wrong
     if fast is not None:
         return fast

@@ -59,3 +59,19 @@ GIVE_UP = [
 @pytest.mark.parametrize("argv", GIVE_UP, ids=[" ".join(a) or "(none)" for a in GIVE_UP])
 def test_fast_reader_gives_up_on_the_rest(argv: list[str]) -> None:
     assert fast_options(argv) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:tok@h/simple", "https://****@h/simple"),
+        ("x https://u@h:9/s and http://a:b@c", "x https://****@h:9/s and http://****@c"),
+        ("('https://u:p@127.0.0.1:9/simple',)", "('https://****@127.0.0.1:9/simple',)"),
+        ("file:///tmp/x@y", "file:///tmp/x@y"),
+        ("no url here", "no url here"),
+    ],
+)
+def test_request_keys_never_hold_credentials(text: str, expected: str) -> None:
+    from envlayers.core.fastpath import _scrub
+
+    assert _scrub(text) == expected

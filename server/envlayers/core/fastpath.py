@@ -1,19 +1,26 @@
 """The no-op fast path: a repeated `env` / `sync` whose inputs did not change is a file compare.
 
 After each compose or sync the engine stores the report with the `stat` of every file and
-folder it was computed from (`<workspace>/.envlayers/report-cache.json`). A later identical
+folder it was computed from (`<workspace>/.envlayers/report-cache.bin`). A later identical
 request whose stats all match prints that report without importing the engine, probing an
-interpreter or starting a process. Only `os`, `json` and `hashlib` are imported here: this
-module (and the shell/dotenv renderings it shares with `report`) is on the hot path.
+interpreter or starting a process. Only builtin modules and `os` are imported here: this
+module (and the renderings it shares with `report`) is on the hot path: it reads a `marshal`
+file (a builtin module) and never imports `json`, `hashlib` or `pathlib`, which would cost
+more than the rest of the work together.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import sys
+
+# Not `typing.TYPE_CHECKING`: importing typing costs milliseconds on the hot path.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 __all__ = [
     "composed_env",
@@ -28,8 +35,10 @@ __all__ = [
     "text_lines",
 ]
 
-CACHE_NAME = "report-cache.json"
-_FORMAT = 2
+CACHE_NAME = "report-cache.bin"
+_FORMAT = 3
+# marshal's format belongs to the Python that wrote it: the header names both.
+_HEADER = f"envlayers-fast {_FORMAT} {sys.version}\n".encode()
 _MAX_ENTRIES = 16
 
 
@@ -42,77 +51,132 @@ def stat_all(paths: Sequence[str]) -> list[object]:
         except OSError:
             out.append(None)
             continue
-        out.append([st.st_mtime_ns, st.st_size, st.st_ino])
+        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
     return out
 
 
 def request_key(command: str, options: Mapping[str, object]) -> str:
-    blob = json.dumps(
-        [_FORMAT, command, dict(options), os.environ.get("ENVLAYERS_CACHE_DIR", "")],
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """A canonical text of the request, credentials scrubbed (no hashing: `hashlib` alone
+    costs 5 ms to import, and no `re`: see `_scrub`)."""
+    items = sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+    return _scrub(repr((_FORMAT, command, items, os.environ.get("ENVLAYERS_CACHE_DIR", ""))))
 
 
-def find_root(start: str) -> Path | None:
+def _scrub(text: str) -> str:
+    """`scheme://user:token@host` -> `scheme://****@host`, with string methods only."""
+    out, start = [], 0
+    while (i := text.find("://", start)) >= 0:
+        head = i + 3
+        end = len(text)
+        for stop in "/?#'\" ,)":
+            j = text.find(stop, head)
+            if 0 <= j < end:
+                end = j
+        at = text.rfind("@", head, end)
+        out.append(text[start:head])
+        if at >= 0:
+            out.append("****")
+            start = at
+        else:
+            start = head
+    out.append(text[start:])
+    return "".join(out)
+
+
+def find_root(start: str) -> str | None:
     """The folder holding pyproject.toml at or above `start` (no other checks)."""
-    path = Path(os.path.abspath(os.path.expanduser(start)))
-    if path.is_file():
-        path = path.parent
-    for candidate in (path, *path.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    return None
+    path = os.path.abspath(os.path.expanduser(start))
+    if os.path.isfile(path):
+        path = os.path.dirname(path)
+    while True:
+        if os.path.isfile(os.path.join(path, "pyproject.toml")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
-def _read(path: Path) -> dict[str, object] | None:
+def _read(path: str) -> dict[str, Any] | None:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError:
+        return None
+    if not blob.startswith(_HEADER):
+        return None
+    try:
+        data = marshal.loads(blob[len(_HEADER) :])
+    except (ValueError, EOFError, TypeError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def lookup(root: Path, key: str) -> dict[str, object] | None:
-    """The stored report for `key` when nothing it was computed from has changed."""
-    data = _read(root / ".envlayers" / CACHE_NAME)
-    if data is None or data.get("format") != _FORMAT:
-        return None
-    entries = data.get("entries")
-    entry = entries.get(key) if isinstance(entries, dict) else None
+def lookup(root: str, key: str) -> dict[str, Any] | None:
+    """The stored entry for `key` when nothing it was computed from has changed."""
+    entries = _read(os.path.join(root, ".envlayers", CACHE_NAME))
+    entry = entries.get(key) if entries is not None else None
     if not isinstance(entry, dict):
         return None
-    paths, stats, report = entry.get("paths"), entry.get("stats"), entry.get("report")
-    if not (isinstance(paths, list) and isinstance(stats, list) and isinstance(report, dict)):
+    paths, stats = entry.get("paths"), entry.get("stats")
+    if not (isinstance(paths, list) and isinstance(stats, list)):
         return None
-    if stat_all([str(p) for p in paths]) != stats:
+    if stat_all(paths) != stats:
         return None
-    return report
+    return entry
 
 
 def store(
-    root: Path,
+    root: str,
     key: str,
     paths: Sequence[str],
     stats: Sequence[object],
     report: Mapping[str, object],
 ) -> None:
-    """Remember `report` (its keys in `Report.to_json` order) for `key`."""
-    from envlayers.core.fsutil import atomic_write_text
+    """Remember `report` (its keys in `Report.to_json` order, without `env`) for `key`."""
+    import json
 
-    target = root / ".envlayers" / CACHE_NAME
-    data = _read(target) or {}
-    entries = data.get("entries") if data.get("format") == _FORMAT else None
-    kept = dict(entries) if isinstance(entries, dict) else {}
+    from envlayers.core.fsutil import atomic_write_bytes
+
+    target = os.path.join(root, ".envlayers", CACHE_NAME)
+    kept = _read(target) or {}
     kept.pop(key, None)
     while len(kept) >= _MAX_ENTRIES:
         kept.pop(next(iter(kept)))
-    kept[key] = {"paths": list(paths), "stats": list(stats), "report": dict(report)}
+    # The JSON rendering, split where `env` (which depends on the caller's PATH) goes.
+    marker = "\x00env\x00"
+    text = json.dumps(_with_env(report, marker), indent=2)
+    before, _, after = text.partition(json.dumps(marker))
+    kept[key] = {
+        "paths": list(paths),
+        "stats": list(stats),
+        "report": _plain(report),
+        "json": (before, after),
+    }
     try:  # a cache that cannot be written only costs speed
-        atomic_write_text(target, json.dumps({"format": _FORMAT, "entries": kept}))
-    except OSError:
+        atomic_write_bytes(target, _HEADER + marshal.dumps(kept))
+    except (OSError, ValueError):
         return
+
+
+def _plain(value: object) -> Any:
+    """Only marshal's own types (dicts, lists, str, numbers, bools, None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _with_env(report: Mapping[str, object], env: object) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in report.items():
+        if key == "env":
+            continue
+        out[key] = value
+        if key == "pathPrefix":
+            out["env"] = env
+    return out
 
 
 # -- renderings shared with `report` -----------------------------------------------------------
@@ -126,17 +190,41 @@ def composed_env(
     return {"VIRTUAL_ENV": virtual_env, "PATH": os.pathsep.join(parts)}
 
 
-def json_text(data: Mapping[str, object]) -> str:
-    """The JSON report: the stored fields with `env` computed now, after `pathPrefix`."""
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        if key == "env":
-            continue
-        out[key] = value
-        if key == "pathPrefix":
-            prefix = value if isinstance(value, list) else []
-            out["env"] = composed_env(str(data.get("virtualEnv", "")), [str(p) for p in prefix])
-    return json.dumps(out, indent=2)
+def _jstr(text: str) -> str:
+    """`json.dumps` of one string (ASCII-only output, as json's default), without json."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif ch in _SHORT:
+            out.append(_SHORT[ch])
+        elif code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def json_text(entry: Mapping[str, Any]) -> str:
+    """The JSON report: the stored rendering with `env` computed now, after `pathPrefix`."""
+    before, after = entry["json"]
+    report = entry["report"]
+    prefix = report.get("pathPrefix")
+    env = composed_env(
+        str(report.get("virtualEnv", "")),
+        [str(p) for p in prefix] if isinstance(prefix, list) else [],
+    )
+    inner = ",\n".join(f"    {_jstr(k)}: {_jstr(v)}" for k, v in env.items())
+    return f"{before}{{\n{inner}\n  }}{after}"
 
 
 def shell_lines(env: Mapping[str, str]) -> str:
@@ -213,10 +301,11 @@ def text_lines(data: Mapping[str, object]) -> str:
     return "\n".join(lines)
 
 
-def render(data: Mapping[str, object], fmt: str) -> str | None:
-    """A stored report in `fmt`, or None for formats only the full `report.render` knows."""
+def render(entry: Mapping[str, Any], fmt: str) -> str | None:
+    """A stored entry in `fmt`, or None for formats only the full `report.render` knows."""
+    data = entry["report"]
     if fmt == "json":
-        return json_text(data)
+        return json_text(entry)
     if fmt == "text":
         return text_lines(data)
     if fmt in ("shell", "dotenv"):

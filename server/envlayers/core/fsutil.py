@@ -10,7 +10,14 @@ import tempfile
 import uuid
 from pathlib import Path
 
-__all__ = ["atomic_write_json", "atomic_write_text", "dir_size", "read_json", "remove_tree"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "dir_size",
+    "read_json",
+    "remove_tree",
+]
 
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
@@ -24,6 +31,21 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old or the new content, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -492,10 +492,9 @@ class Engine:
         )
         data = quiet.to_json()
         data.pop("env", None)
-        key = request_key(
-            command, {**options.to_json(), "cwd": os.getcwd(), "root": str(project.root)}
-        )
-        store(project.root, key, [*inputs, *outputs], [*before, *stat_all(outputs)], data)
+        # The stored file lives in the workspace: its folder is implied; cwd is not.
+        key = request_key(command, {**options.to_json(), "cwd": os.getcwd()})
+        store(str(project.root), key, [*inputs, *outputs], [*before, *stat_all(outputs)], data)
 
     def _stack_spec(self, project: Project, options: Options) -> list[tuple[str, list[Request]]]:
         """The requested stack, bottom first: the profile's layer, then the ad-hoc one."""
