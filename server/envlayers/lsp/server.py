@@ -494,32 +494,29 @@ async def _after_change(ls: EnvlayersServer, root: Path, report: dict[str, objec
     await ls.refresh(root, notify=False)
 
 
-async def cmd_sync(ls: EnvlayersServer, *args: Any) -> object:
-    arg = _args.one_object("envlayers.sync", args)
+async def _sync_or_compose(ls: EnvlayersServer, command: str, args: tuple[Any, ...]) -> object:
+    """The shared body of `envlayers.sync` and `envlayers.compose`: a job with progress, then
+    `environmentChanged`."""
+    arg = _args.one_object(command, args)
     root = ls.resolve(arg)
     options = _job_options(ls, root, arg)
-    engine = ls.engine
+    action = "sync" if command == "envlayers.sync" else "compose"
+    run = ls.engine.sync if action == "sync" else ls.engine.compose
 
     def work(on_line: Callable[[str], None], cancel: CancelToken) -> dict[str, object]:
-        return engine.sync(root, options, on_line=on_line, cancel=cancel).to_json()
+        return run(root, options, on_line=on_line, cancel=cancel).to_json()
 
-    result = await ls.run_job(root, ("sync", options), "envlayers: sync", work)
+    result = await ls.run_job(root, (action, options), f"envlayers: {action}", work)
     await _after_change(ls, root, result)
     return result
+
+
+async def cmd_sync(ls: EnvlayersServer, *args: Any) -> object:
+    return await _sync_or_compose(ls, "envlayers.sync", args)
 
 
 async def cmd_compose(ls: EnvlayersServer, *args: Any) -> object:
-    arg = _args.one_object("envlayers.compose", args)
-    root = ls.resolve(arg)
-    options = _job_options(ls, root, arg)
-    engine = ls.engine
-
-    def work(on_line: Callable[[str], None], cancel: CancelToken) -> dict[str, object]:
-        return engine.compose(root, options, on_line=on_line, cancel=cancel).to_json()
-
-    result = await ls.run_job(root, ("compose", options), "envlayers: compose", work)
-    await _after_change(ls, root, result)
-    return result
+    return await _sync_or_compose(ls, "envlayers.compose", args)
 
 
 async def cmd_report(ls: EnvlayersServer, *args: Any) -> object:
