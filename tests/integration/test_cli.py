@@ -73,6 +73,8 @@ def test_layers_list_prune_remove(ws: Path, envlayers_cache: Path) -> None:
     b = _json("env", "--project", str(ws), "--with", "epsilon", "--format", "json")
     key_a = a["layers"][0]["key"]
     key_b = b["layers"][0]["key"]
+    tag = (envlayers_cache / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55")  # backup tools skip it
     rows = json.loads(cli("layers", "list", "--format", "json").stdout)
     by_key = {r["key"]: r for r in rows}
     assert set(by_key) == {key_a, key_b}
@@ -134,3 +136,13 @@ def test_compositions_list_and_remove_with_their_kernelspecs(
     assert run_in(a["interpreter"], "import plugin").returncode == 0
     for bad in ("../ws", b["name"]):
         assert cli("compositions", "remove", bad, "--project", str(ws)).returncode == 2
+
+
+def test_an_engine_with_its_own_cache_dir_tags_it(ws: Path, tmp_path: Path) -> None:
+    from envlayers.config import Options
+    from envlayers.core.workspace import Engine
+
+    own = tmp_path / "own-cache"
+    report = Engine(cache_dir=own).compose(ws, Options(with_=("plugin",)))
+    assert str(report.layers[0]["path"]).startswith(str(own / "layers" / "v1"))
+    assert (own / "CACHEDIR.TAG").read_text().startswith("Signature: ")

@@ -27,9 +27,9 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("envlayers", appauthor=False))
 
 
-def ensure_cache_dir() -> Path:
-    """The cache dir, created with its `CACHEDIR.TAG` when missing."""
-    root = cache_dir()
+def ensure_cache_dir(root: Path | None = None) -> Path:
+    """The cache dir (`root`, else `cache_dir()`), created with its `CACHEDIR.TAG` when missing."""
+    root = cache_dir() if root is None else root
     root.mkdir(parents=True, exist_ok=True)
     tag = root / "CACHEDIR.TAG"
     if not tag.exists():

@@ -549,9 +549,7 @@ class Engine:
         """Build or reuse each layer, bottom first; return them top first."""
         if not stacks:
             return [], []
-        ensure_cache_dir() if self._cache_dir is None else self._cache_dir.mkdir(
-            parents=True, exist_ok=True
-        )
+        ensure_cache_dir(self.cache_root)
         base_dirs = base_site_dirs(base)
         below: list[Layer] = []
         satisfied: list[str] = []
