@@ -3,6 +3,8 @@ must be the engine's key), and gives up on everything it does not fully understa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from envlayers._entry import fast_options
@@ -75,3 +77,22 @@ def test_request_keys_never_hold_credentials(text: str, expected: str) -> None:
     from envlayers.core.fastpath import _scrub
 
     assert _scrub(text) == expected
+
+
+def test_a_stored_entry_must_vouch_for_the_workspace_pyproject(tmp_path: Path) -> None:
+    """A crafted report-cache (e.g. committed to a repository) with no stats to check is refused."""
+    from envlayers.core import fastpath
+
+    root = tmp_path
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    key = fastpath.request_key("env", {"cwd": str(root)})
+    fastpath.store(str(root), key, [], [], {"interpreter": "/tmp/evil/python"})
+    assert fastpath.lookup(str(root), key) is None
+    pyproject = str(root / "pyproject.toml")
+    fastpath.store(
+        str(root), key, [pyproject], fastpath.stat_all([pyproject]), {"interpreter": "/ok"}
+    )
+    entry = fastpath.lookup(str(root), key)
+    assert entry is not None and entry["report"]["interpreter"] == "/ok"
+    (root / "pyproject.toml").write_text("[project]\nname = 'changed'\n")
+    assert fastpath.lookup(str(root), key) is None

@@ -121,6 +121,10 @@ def lookup(root: str, key: str) -> dict[str, Any] | None:
     paths, stats = entry.get("paths"), entry.get("stats")
     if not (isinstance(paths, list) and isinstance(stats, list)):
         return None
+    # An entry must vouch for this workspace's pyproject.toml: its inode and mtime in
+    # nanoseconds cannot be guessed, so a crafted file (a committed `.envlayers/`) never matches.
+    if os.path.join(root, "pyproject.toml") not in paths:
+        return None
     if stat_all(paths) != stats:
         return None
     return entry
