@@ -83,6 +83,9 @@ def test_layers_list_prune_remove(ws: Path, envlayers_cache: Path) -> None:
     # Recently used layers stay; --all removes them.
     kept = json.loads(cli("layers", "prune", "--older-than", "1", "--format", "json").stdout)
     assert kept["removed"] == []
+    # Age 0 ("every layer no composition uses"): both are in use, so both stay.
+    kept = json.loads(cli("layers", "prune", "--older-than", "0", "--format", "json").stdout)
+    assert kept["removed"] == []
     removed = cli("layers", "remove", str(key_a))
     assert removed.returncode == 0 and key_a in removed.stdout
     assert not (envlayers_cache / "layers" / "v1" / str(key_a)).exists()

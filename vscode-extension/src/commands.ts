@@ -329,15 +329,16 @@ export class Commands {
   async pruneLayers(): Promise<void> {
     const workspace = this.workspace();
     if (workspace === undefined) return;
+    // The server keeps layers that a composition uses unless `all` is set: age 0 means
+    // "every layer no composition uses".
     const choices = [
       { label: 'Unused for 30 days', olderThanDays: 30 },
       { label: 'Unused for 7 days', olderThanDays: 7 },
-      { label: 'Every layer no composition uses', all: true },
+      { label: 'Every layer no composition uses', olderThanDays: 0 },
     ];
     const pick = await vscode.window.showQuickPick(choices, { title: 'Env Layers: Prune Layer Cache' });
     if (pick === undefined) return;
-    const args: ArgsOf<'envlayers.pruneLayers'> =
-      pick.all === true ? { workspace, all: true } : { workspace, olderThanDays: pick.olderThanDays ?? 30 };
+    const args: ArgsOf<'envlayers.pruneLayers'> = { workspace, olderThanDays: pick.olderThanDays };
     const result = await this.run('pruning the layer cache', 'envlayers.pruneLayers', args);
     if (result === undefined) return;
     const n = result.removed.length;
