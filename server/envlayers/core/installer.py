@@ -34,6 +34,7 @@ __all__ = [
     "UvInstaller",
     "find_uv",
     "get_installer",
+    "local_link_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,15 +99,18 @@ class IndexSettings:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _local_dir(link: str) -> str | None:
+def local_link_path(link: str) -> str | None:
+    """The folder a find-links entry names on this machine (a path or a `file:` URL), whether
+    or not it exists yet; None for a remote URL."""
     if "://" in link:
         parts = urlsplit(link)
-        if parts.scheme != "file":
-            return None
-        path = unquote(parts.path)
-    else:
-        path = os.path.expanduser(link)
-    return path if os.path.isdir(path) else None
+        return unquote(parts.path) if parts.scheme == "file" else None
+    return os.path.expanduser(link)
+
+
+def _local_dir(link: str) -> str | None:
+    path = local_link_path(link)
+    return path if path is not None and os.path.isdir(path) else None
 
 
 def _listing(link: str) -> list[list[object]]:

@@ -284,12 +284,6 @@ class Distribution:
             self._requires = tuple(r for r in parsed if r is not None)
         return self._requires
 
-    @property
-    def requirement_lines(self) -> tuple[str, ...]:
-        """Requires-Dist as written (unparsed)."""
-        self._ensure_metadata()
-        return tuple(self._raw_requires or ())
-
     def active_requires(self, keep: Callable[[Marker | None], bool]) -> Iterator[Requirement]:
         """Requires-Dist whose marker `keep` accepts, parsing a line only when it is kept.
 

@@ -39,7 +39,13 @@ from envlayers.core.compose import (
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fastpath import request_key, stat_all, store
 from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree
-from envlayers.core.installer import IndexSettings, Installer, find_uv, get_installer
+from envlayers.core.installer import (
+    IndexSettings,
+    Installer,
+    find_uv,
+    get_installer,
+    local_link_path,
+)
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
 from envlayers.core.layers import LAYER_META, Layer, LayerCache, LayerInputs, is_valid_key
@@ -109,7 +115,7 @@ class Engine:
     def __init__(self, *, cache_dir: Path | None = None) -> None:
         self._cache_dir = cache_dir
         self._projects: dict[Path, tuple[tuple[int, int], Project]] = {}
-        self._reports: dict[Path, tuple[tuple[str, ...], tuple[object, ...], Report]] = {}
+        self._reports: dict[Path, tuple[tuple[str, ...], list[object], Report]] = {}
         self._lock = threading.Lock()
 
     # -- shared plumbing ------------------------------------------------------------
@@ -464,12 +470,12 @@ class Engine:
                 else:
                     paths.append(str(target))
         for link in self._index(project, options).find_links:
-            if "://" in link and not link.startswith("file:"):
+            folder = local_link_path(link)
+            if folder is None:
                 continue
-            folder = Path(unquote(urlparse(link).path)) if link.startswith("file:") else Path(link)
-            paths.append(str(folder))
+            paths.append(folder)  # watched even before it exists
             with contextlib.suppress(OSError):
-                paths += sorted(str(e) for e in folder.iterdir())
+                paths += sorted(str(e) for e in Path(folder).iterdir())
         return paths
 
     def _remember(
@@ -658,13 +664,13 @@ class Engine:
             hit = self._reports.get(root)
         project = self.project(root)
         previous = hit[0] if hit is not None else ()
-        before = _stat_all_t(previous)
+        before = stat_all(previous)
         report = self._report(project)
         paths = self._watch_paths(project, report)
-        if paths == previous and _stat_all_t(paths) != before:
+        if paths == previous and stat_all(paths) != before:
             return report  # something changed while we computed: do not memoise
         with self._lock:
-            self._reports[root] = (paths, _stat_all_t(paths), report)
+            self._reports[root] = (paths, stat_all(paths), report)
         return report
 
     def fresh_report(self, root: Path) -> Report | None:
@@ -674,7 +680,7 @@ class Engine:
         """
         with self._lock:
             hit = self._reports.get(root)
-        if hit is not None and _stat_all_t(hit[0]) == hit[1]:
+        if hit is not None and stat_all(hit[0]) == hit[1]:
             return hit[2]
         return None
 
@@ -948,10 +954,6 @@ class Engine:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _stat_all_t(paths: Sequence[str]) -> tuple[object, ...]:
-    return tuple(stat_all(paths))
-
-
 def _preload_virtualenv() -> None:
     with contextlib.suppress(Exception):
         import virtualenv  # noqa: F401
