@@ -27,7 +27,13 @@ demo: setup
 
 test: test-python test-extension
 
-test-python: setup
+# The Node wire client the LSP tests drive: the online step, so the tests can stay offline.
+WIRE := tests/e2e/node_wire
+$(WIRE)/node_modules/.installed: $(WIRE)/package.json $(WIRE)/package-lock.json
+	cd $(WIRE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-python: setup $(WIRE)/node_modules/.installed
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The extension's unit and wire tests, then the .vsix: it must hold the server and its
