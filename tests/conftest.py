@@ -10,6 +10,10 @@
 - `make_venv(python=None, name="venv")`: a real unseeded venv under `tmp_path`.
 - `pip_install`, `uv_install`, `install` (by `installer_name`): `(venv, *reqs, editable=None,
   extra_args=(), check=True)`, offline from the wheelhouse.
+
+Plain helpers (no fixture state) live in the kit under `tests/support/`: `workspaces` (fixture
+workspaces, the one `tool_table`), `cli` (the one CLI runner, `run_in`, `clean_environ`),
+`processes`, `disk`, `repack`, `consumers`, besides `wheels`, `projects` and `isolation`.
 """
 
 from __future__ import annotations

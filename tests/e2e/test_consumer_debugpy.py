@@ -13,13 +13,9 @@ import pytest
 from envlayers.config import Options
 from envlayers.core.errors import InvalidInput
 from envlayers.core.workspace import Engine
-from tests.e2e.consumer_support import (
-    clean_environ,
-    consumer_workspace,
-    debugger_env,
-    envlayers_cli,
-    site_packages_of_this_venv,
-)
+from tests.support.cli import clean_environ, cli
+from tests.support.consumers import debugger_env, site_packages_of_this_venv
+from tests.support.workspaces import consumer_workspace
 
 pytestmark = [pytest.mark.consumer, pytest.mark.debugpy, pytest.mark.slow]
 
@@ -58,7 +54,7 @@ def ws(tmp_path: Path, wheelhouse: Path) -> Path:
 
 
 def _config(ws: Path, *args: str) -> dict[str, object]:
-    proc = envlayers_cli("debug-config", "--project", str(ws), *args)
+    proc = cli("debug-config", "--project", str(ws), *args, clean=True)
     assert proc.returncode == 0, proc.stderr
     config: dict[str, object] = json.loads(proc.stdout)
     return config
@@ -153,5 +149,7 @@ def test_debug_config_module_and_base_only(ws: Path) -> None:
     assert isinstance(env, dict) and env["VIRTUAL_ENV"] == str(ws / ".venv")
     with pytest.raises(InvalidInput, match="program or a module"):
         engine.debug_configuration(ws, Options(), program="a.py", module="b")
-    bad = envlayers_cli("debug-config", "--project", str(ws), "--program", "a.py", "--module", "b")
+    bad = cli(
+        "debug-config", "--project", str(ws), "--program", "a.py", "--module", "b", clean=True
+    )
     assert bad.returncode == 2 and "not allowed with" in bad.stderr

@@ -14,12 +14,9 @@ from envlayers.config import Options
 from envlayers.core.consumers import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
 from envlayers.core.errors import InvalidInput
 from envlayers.core.workspace import Engine
-from tests.e2e.consumer_support import (
-    clean_environ,
-    consumer_workspace,
-    envlayers_cli,
-    kernel_wheelhouse,
-)
+from tests.support.cli import clean_environ, cli
+from tests.support.repack import kernel_wheelhouse
+from tests.support.workspaces import consumer_workspace
 
 pytestmark = [
     pytest.mark.consumer,
@@ -158,7 +155,7 @@ def test_kernel_installed_by_cli_starts_by_name_and_imports_project_and_layers(
     ws: Path, jupyter_home: Path, engine: Engine
 ) -> None:
     args = ("--with", "alpha==2.0", "--with", "plugin", "--user")
-    proc = envlayers_cli("kernel", "install", "--project", str(ws), *args)
+    proc = cli("kernel", "install", "--project", str(ws), *args, clean=True)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     report = engine.report(ws)

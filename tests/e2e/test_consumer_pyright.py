@@ -12,13 +12,10 @@ import pytest
 
 from envlayers.config import Options
 from envlayers.core.workspace import Engine
-from tests.e2e.consumer_support import (
-    clean_environ,
-    consumer_workspace,
-    envlayers_cli,
-    pyright_bin,
-)
+from tests.support.cli import clean_environ, cli
+from tests.support.consumers import pyright_bin
 from tests.support.isolation import MakeVenv
+from tests.support.workspaces import consumer_workspace
 
 pytestmark = [
     pytest.mark.consumer,
@@ -92,7 +89,7 @@ def test_pyright_with_the_composed_interpreter(pyright: Path, ws: Path, checker:
 def test_pyright_settings_for_setups_that_cannot_switch_interpreter(
     pyright: Path, ws: Path, checker: Path, make_venv: MakeVenv
 ) -> None:
-    proc = envlayers_cli("env", "--project", str(ws), "--with", "plugin", "--format", "pyright")
+    proc = cli("env", "--project", str(ws), "--with", "plugin", "--format", "pyright", clean=True)
     assert proc.returncode == 0, proc.stderr
     settings = json.loads(proc.stdout)
     report = Engine().report(ws)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.core.workspace import Engine
-from tests.e2e.consumer_support import clean_environ, consumer_workspace, envlayers_cli
+from tests.support.cli import clean_environ, cli
+from tests.support.workspaces import consumer_workspace
 
 pytestmark = [pytest.mark.consumer, pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def ws(tmp_path: Path, wheelhouse: Path) -> Path:
 
 def _envlayers_output(ws: Path, fmt: str) -> str:
     layers = ("--with", "eta", "--with", "zeta", "--with", "alpha==2.0")
-    proc = envlayers_cli("env", "--project", str(ws), *layers, "--format", fmt)
+    proc = cli("env", "--project", str(ws), *layers, "--format", fmt, clean=True)
     assert proc.returncode == 0, proc.stderr
     assert "PYTHONPATH=" not in proc.stdout
     return proc.stdout

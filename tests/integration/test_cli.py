@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.compose_support import cli, run_in, workspace
+from tests.support.cli import cli, run_in
+from tests.support.workspaces import workspace
 
 pytestmark = pytest.mark.slow
 

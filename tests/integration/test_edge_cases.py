@@ -17,8 +17,9 @@ import pytest
 from envlayers.config import Options
 from envlayers.core.errors import InstallFailed, InvalidInput
 from envlayers.core.workspace import Engine
-from tests.integration.compose_support import cli, run_in, workspace
+from tests.support.cli import cli, run_in
 from tests.support.wheels import build_wheel
+from tests.support.workspaces import workspace
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,11 @@ from envlayers.core.errors import InterpreterNotFound, InvalidInput
 from envlayers.core.inventory import Inventory
 from envlayers.core.venv import read_pyvenv_cfg
 from envlayers.core.workspace import Engine
-from tests.integration.compose_support import cli, run_in, tool_table, workspace
+from tests.support.cli import cli, run_in
 from tests.support.isolation import uv_bin
 from tests.support.projects import write_project
 from tests.support.wheels import build_wheel
+from tests.support.workspaces import tool_table, workspace
 
 pytestmark = pytest.mark.slow
 

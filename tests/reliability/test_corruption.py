@@ -15,8 +15,9 @@ from envlayers.config import Options
 from envlayers.core.compose import OVERLAY_MODULE
 from envlayers.core.layers import LAYER_META, LayerCache
 from envlayers.core.workspace import Engine
-from tests.integration.compose_support import run_in
-from tests.reliability.support import assert_cache_sound, layers_root, uv_workspace
+from tests.support.cli import run_in
+from tests.support.disk import assert_cache_sound, layers_root
+from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow
 

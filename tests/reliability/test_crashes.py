@@ -14,18 +14,10 @@ from filelock import FileLock
 from envlayers.config import Options
 from envlayers.core.workspace import Engine
 from tests.e2e.lsp_support import slow_package
-from tests.integration.compose_support import run_in
-from tests.reliability.support import (
-    Child,
-    assert_cache_sound,
-    fault_cmd,
-    layers_root,
-    leftovers,
-    published,
-    spawn,
-    uv_workspace,
-    wait_until,
-)
+from tests.support.cli import run_in
+from tests.support.disk import assert_cache_sound, layers_root, leftovers, published
+from tests.support.processes import Child, fault_cmd, spawn, wait_until
+from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow
 

@@ -24,8 +24,9 @@ from envlayers.config import Options
 from envlayers.core import venv as _venv
 from envlayers.core.errors import EnvlayersError
 from envlayers.core.workspace import Engine
-from tests.integration.compose_support import cli, run_in
-from tests.reliability.support import assert_cache_sound, leftovers, uv_workspace
+from tests.support.cli import cli, run_in
+from tests.support.disk import assert_cache_sound, leftovers
+from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow
 

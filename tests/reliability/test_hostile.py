@@ -17,8 +17,9 @@ from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.project import check_project, load_project
 from envlayers.core.satisfy import parse_request
 from envlayers.core.workspace import Engine
-from tests.integration.compose_support import cli
-from tests.reliability.support import published, snapshot, uv_workspace
+from tests.support.cli import cli
+from tests.support.disk import published, snapshot
+from tests.support.workspaces import uv_workspace
 
 PACKAGE = Path(__file__).resolve().parents[2] / "server" / "envlayers"
 SETTINGS = settings(

@@ -10,15 +10,10 @@ import pytest
 
 from envlayers.core.workspace import Engine
 from tests.e2e.lsp_support import slow_package
-from tests.integration.compose_support import run_in
-from tests.reliability.support import (
-    assert_cache_sound,
-    leftovers,
-    published,
-    spawn,
-    uv_workspace,
-    wait_until,
-)
+from tests.support.cli import run_in
+from tests.support.disk import assert_cache_sound, leftovers, published
+from tests.support.processes import spawn, wait_until
+from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from envlayers.config import Options
 from envlayers.core.errors import EnvlayersError
 from envlayers.core.workspace import Engine
 from tests.e2e.lsp_support import error_of, execute, lsp_session, workspace_project
-from tests.integration.compose_support import cli
-from tests.reliability.support import uv_workspace
+from tests.support.cli import cli
+from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow
 

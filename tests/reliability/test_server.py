@@ -22,7 +22,8 @@ from tests.e2e.lsp_support import (
     slow_package,
     workspace_project,
 )
-from tests.reliability.support import published, spawn
+from tests.support.disk import published
+from tests.support.processes import spawn
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
 
