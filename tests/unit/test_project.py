@@ -17,8 +17,8 @@ from envlayers.core.project import (
     Problem,
     Profile,
     ReqItem,
-    Settings,
     Span,
+    ToolSettings,
     check_project,
     find_workspace,
     load_project,
@@ -133,7 +133,7 @@ def test_load_full_project(full: Path) -> None:
     assert project.python_version_file == "3.11.7"
     assert project.pylock == full / "pylock.toml"
     assert project.uv_lock is None
-    assert project.settings == Settings(
+    assert project.settings == ToolSettings(
         python="3.12",
         venv="env",
         installer="uv",
@@ -169,7 +169,7 @@ def test_defaults_for_a_bare_project(tmp_path: Path) -> None:
     write(tmp_path, '[project]\nname = "x"\ndynamic = ["version"]\nversion = "1"\n')
     project = load_project(tmp_path)
     assert project.version is None  # declared dynamic
-    assert project.settings == Settings()
+    assert project.settings == ToolSettings()
     assert not project.has_build_system
     assert project.dependencies == ()
     assert dict(project.optional_dependencies) == {}

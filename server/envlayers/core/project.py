@@ -2,7 +2,10 @@
 
 One analysis pass (`_Analysis`) collects every problem with its source span; `check_project`
 returns them all for editor diagnostics, `load_project` raises the first one as an error value.
-Parsing only: nothing here runs processes or touches environments.
+Parsing only: nothing here runs processes or touches environments. The pieces live beside it:
+`locate` (finding the workspace), `requirements` (requirement strings and files), `checker`
+(typed reads that collect problems), `depgroups` and `toolconfig` (the tables), `toml_locate`
+(spans); their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,29 +13,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from packaging.dependency_groups import (
-    CyclicDependencyGroup,
-    DependencyGroupInclude,
-    DependencyGroupResolver,
-)
 from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement as _PackagingInvalidRequirement
-from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from envlayers.core.errors import ConfigError, EnvlayersError, InvalidInput, InvalidRequirement
-from envlayers.core.toml_locate import KeyPath, Span, TomlLocations, dotted, syntax_error_span
+from envlayers.core.checker import Checker, Problem
+from envlayers.core.depgroups import VALID_NAME, decode_dependency_groups
+from envlayers.core.errors import InvalidInput
+from envlayers.core.locate import PYPROJECT, find_workspace, find_workspace_str
+from envlayers.core.requirements import ReqItem, parse_requirement, read_requirements_file
+from envlayers.core.toml_locate import Span, syntax_error_span
+from envlayers.core.toolconfig import INSTALLERS, Profile, ToolSettings, decode_tool_settings
 
 __all__ = [
+    "INSTALLERS",
     "PYPROJECT",
     "Problem",
     "Profile",
@@ -40,8 +41,10 @@ __all__ = [
     "ReqItem",
     "Settings",
     "Span",
+    "ToolSettings",
     "check_project",
     "find_workspace",
+    "find_workspace_str",
     "load_project",
     "parse_requirement",
     "read_requirements_file",
@@ -49,60 +52,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PYPROJECT = "pyproject.toml"
-INSTALLERS = ("auto", "uv", "pip")
-_TOOL = ("tool", "envlayers")
-_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# PEP 735 / core metadata: a valid (not yet normalised) name.
-_VALID_NAME = re.compile(r"([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])", re.IGNORECASE)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|file:")
+# The old name of `ToolSettings`, kept for one round while callers move.
+Settings = ToolSettings
 
 
 # --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class ReqItem:
-    """One requirement string as written, with where it came from (None: not from a file)."""
-
-    text: str
-    span: Span | None = None
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A named stack from `[tool.envlayers.profiles.<name>]`; paths are absolute."""
-
-    name: str
-    with_: tuple[ReqItem, ...] = ()
-    with_editable: tuple[str, ...] = ()
-    with_requirements: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Settings:
-    """`[tool.envlayers]`, decoded and defaulted; group names are normalised."""
-
-    python: str | None = None
-    venv: str = ".venv"
-    installer: str = "auto"
-    default_groups: tuple[str, ...] = ("dev",)
-    exact: bool = False
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-    profiles: Mapping[str, Profile] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One diagnostic: `severity` is "error" or "warning"; `code` is a stable short id."""
-
-    span: Span
-    message: str
-    severity: str
-    code: str
 
 
 @dataclass(frozen=True)
@@ -120,7 +74,7 @@ class Project:
     dependency_groups: Mapping[str, tuple[ReqItem, ...]]
     requires_python: str | None
     has_build_system: bool
-    settings: Settings
+    settings: ToolSettings
     python_version_file: str | None
     pylock: Path | None
     uv_lock: Path | None
@@ -215,145 +169,7 @@ def _unique(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-# ----------------------------------------------------------------------- requirements
-
-
-def parse_requirement(item: ReqItem) -> Requirement:
-    """Parse one PEP 508 string; `InvalidRequirement` points at the item's span."""
-    span = item.span
-    where: dict[str, Any] = {}
-    if span is not None:
-        where = {"file": span.file or None, "line": span.line, "column": span.column}
-    if not item.text.strip():
-        raise InvalidRequirement(item.text, "empty requirement", **where)
-    try:
-        return Requirement(item.text)
-    except _PackagingInvalidRequirement as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "does not parse"
-        raise InvalidRequirement(item.text, reason, **where) from exc
-
-
-def read_requirements_file(path: Path) -> tuple[list[ReqItem], list[str]]:
-    """Read a pip requirements file: `(requirements, absolute editable paths)`.
-
-    Supports comments, blank lines, `\\` continuations, `-r FILE` (relative to the including
-    file; each file read once, so cycles are harmless) and `-e PATH`. Any other option is an
-    `InvalidInput` naming file and line: raw lines are never handed to an installer.
-    """
-    reqs: list[ReqItem] = []
-    editables: list[str] = []
-    _read_requirements(Path(os.path.realpath(path)), reqs, editables, set(), None)
-    return reqs, editables
-
-
-def _logical_lines(text: str) -> list[tuple[int, int, str]]:
-    """(line, column of first character, text) per logical line, comments and joins done."""
-    out: list[tuple[int, int, str]] = []
-    buf = ""
-    first = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not buf:
-            first = number
-        # pip's rule: a comment starts at a '#' at line start or after whitespace.
-        line = re.sub(r"(^|\s+)#.*$", "", raw)
-        if line.endswith("\\"):
-            buf += line[:-1]
-            continue
-        buf += line
-        stripped = buf.strip()
-        if stripped:
-            column = len(buf) - len(buf.lstrip()) + 1
-            out.append((first, column, stripped))
-        buf = ""
-    if buf.strip():
-        out.append((first, len(buf) - len(buf.lstrip()) + 1, buf.strip()))
-    return out
-
-
-def _read_requirements(
-    path: Path,
-    reqs: list[ReqItem],
-    editables: list[str],
-    seen: set[Path],
-    included_from: Span | None,
-) -> None:
-    if path in seen:
-        return
-    seen.add(path)
-    # A missing included file is reported at the `-r` line that names it.
-    src = included_from.file if included_from else None
-    src_line = included_from.line if included_from else None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"requirements file not found: {path}", file=src, line=src_line) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            f"cannot read requirements file {path}: {exc}", file=src, line=src_line
-        ) from exc
-    file = str(path)
-    for line, column, content in _logical_lines(text):
-        span = Span(file, line, column, line, column + len(content))
-        if not content.startswith("-"):
-            item = ReqItem(content, span)
-            try:
-                parse_requirement(item)
-            except InvalidRequirement as exc:
-                if re.search(r"\s--?[A-Za-z]", content):
-                    raise InvalidInput(
-                        f"per-requirement options (such as --hash) are not supported: {content!r}",
-                        file=file,
-                        line=line,
-                        column=column,
-                    ) from exc
-                raise
-            reqs.append(item)
-            continue
-        option, arg = _split_option(content)
-        if option in ("-r", "--requirement") and arg:
-            included = Path(os.path.realpath(path.parent / os.path.expanduser(arg)))
-            _read_requirements(included, reqs, editables, seen, span)
-        elif option in ("-e", "--editable") and arg:
-            if _URL.match(arg):
-                raise InvalidInput(
-                    f"only local paths are supported for -e, not {arg!r}",
-                    file=file,
-                    line=line,
-                    column=column,
-                )
-            editables.append(os.path.normpath(path.parent / os.path.expanduser(arg)))
-        else:
-            raise InvalidInput(
-                f"unsupported option in requirements file: {content!r} "
-                "(only requirements, -r FILE and -e PATH are allowed)",
-                file=file,
-                line=line,
-                column=column,
-            )
-
-
-def _split_option(content: str) -> tuple[str, str]:
-    """`-r x`, `-rx`, `--requirement=x`, `--requirement x` -> (option, argument)."""
-    if content[:2] in ("-r", "-e") and not content.startswith("--"):
-        return content[:2], content[2:].strip().removeprefix("=").strip()
-    m = re.fullmatch(r"(--[A-Za-z][A-Za-z0-9-]*)(?:\s*=\s*|\s+)?(.*)", content)
-    if not m:
-        return content, ""
-    return m.group(1), m.group(2).strip()
-
-
-# ------------------------------------------------------------------------ workspace
-
-
-def find_workspace(start: Path) -> Path:
-    """The nearest folder at or above `start` that holds a `pyproject.toml`."""
-    here = Path(os.path.abspath(start))
-    if here.is_file() or (not here.exists() and here.name == PYPROJECT):
-        here = here.parent
-    for folder in (here, *here.parents):
-        if (folder / PYPROJECT).is_file():
-            return folder
-    raise InvalidInput(f"no {PYPROJECT} found in {here} or any folder above it")
+# ------------------------------------------------------------------------ loading
 
 
 def load_project(root: Path) -> Project:
@@ -398,392 +214,93 @@ def check_project(path: Path, text: str) -> list[Problem]:
 # ------------------------------------------------------------------------- analysis
 
 
-@dataclass(frozen=True)
-class _Issue:
-    problem: Problem
-    error: EnvlayersError
-
-
-class _Analysis:
+class _Analysis(Checker):
     """One pass over the document: decoded values plus every problem found, with spans."""
 
     def __init__(self, pyproject: Path, text: str) -> None:
-        self.pyproject = pyproject
-        self.root = pyproject.parent
-        self.file = str(pyproject)
-        self.text = text
-        self.issues: list[_Issue] = []
         self.name: str | None = None
         self.version: str | None = None
         self.requires_python: str | None = None
-        self.has_build_system = False
         self.dependencies: tuple[ReqItem, ...] = ()
         self.optional: dict[str, tuple[ReqItem, ...]] = {}
         self.groups: dict[str, tuple[ReqItem, ...]] = {}
-        self.settings = Settings()
+        self.settings = ToolSettings()
         try:
-            self.data: dict[str, Any] = tomllib.loads(text)
+            data: dict[str, Any] = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, RecursionError) as exc:
             # tomllib recurses once per nesting level: hostile depth is bad input, not a crash.
-            message = str(exc) if isinstance(exc, tomllib.TOMLDecodeError) else "nested too deeply"
-            span = syntax_error_span(text, message, self.file)
-            self.data = {}
-            self.loc = TomlLocations("", self.file)
-            self._add(
-                Problem(span, f"TOML syntax error: {message}", "error", "toml-syntax"),
-                InvalidInput(
-                    f"TOML syntax error: {message}",
-                    file=self.file,
-                    line=span.line,
-                    column=span.column,
-                ),
-            )
+            super().__init__(pyproject, text, scan=False)
+            self.has_build_system = False
+            self._syntax_error(exc)
             return
-        self.loc = TomlLocations(text, self.file)
-        self._project_table()
-        self.has_build_system = isinstance(self.data.get("build-system"), dict)
-        self._dependency_groups()
-        self._settings()
+        super().__init__(pyproject, text)
+        self._project_table(data)
+        self.has_build_system = isinstance(data.get("build-system"), dict)
+        self.groups = decode_dependency_groups(self, data)
+        self.settings = decode_tool_settings(self, data, self.groups)
         self.issues.sort(key=lambda i: (i.problem.span.line, i.problem.span.column))
 
-    # -- problem helpers ---------------------------------------------------------------
-    def _add(self, problem: Problem, error: EnvlayersError) -> None:
-        self.issues.append(_Issue(problem, error))
-
-    def _config(
-        self, path: KeyPath, code: str, reason: str, *, key: bool = False, severity: str = "error"
-    ) -> None:
-        span = self.loc.find(path, key=key)
-        name = dotted(path)
-        self._add(
-            Problem(span, f"{name}: {reason}", severity, code),
-            ConfigError(name, reason, file=self.file, line=span.line, column=span.column),
+    def _syntax_error(self, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, tomllib.TOMLDecodeError) else "nested too deeply"
+        span = syntax_error_span(self.text, message, self.file)
+        self.add(
+            Problem(span, f"TOML syntax error: {message}", "error", "toml-syntax"),
+            InvalidInput(
+                f"TOML syntax error: {message}",
+                file=self.file,
+                line=span.line,
+                column=span.column,
+            ),
         )
 
-    def _wrong_type(self, path: KeyPath, expected: str, value: object) -> None:
-        self._config(path, "wrong-type", f"expected {expected}, got {_toml_type(value)}")
-
-    def _table(self, path: tuple[str, ...], value: object) -> dict[str, Any] | None:
-        if isinstance(value, dict):
-            return value
-        self._wrong_type(path, "a table", value)
-        return None
-
-    def _string(self, path: KeyPath, value: object, *, nonempty: bool = True) -> str | None:
-        if not isinstance(value, str):
-            self._wrong_type(path, "a string", value)
-            return None
-        if nonempty and not value.strip():
-            self._config(path, "invalid-value", "must not be empty")
-            return None
-        return value
-
-    def _strings(self, path: KeyPath, value: object) -> list[str] | None:
-        if not isinstance(value, list):
-            self._wrong_type(path, "an array of strings", value)
-            return None
-        out: list[str] = []
-        for index, element in enumerate(value):
-            checked = self._string((*path, index), element)
-            if checked is not None:
-                out.append(checked)
-        return out
-
-    def _requirements(self, path: KeyPath, value: object) -> tuple[ReqItem, ...]:
-        if not isinstance(value, list):
-            self._wrong_type(path, "an array of requirement strings", value)
-            return ()
-        out: list[ReqItem] = []
-        for index, element in enumerate(value):
-            if not isinstance(element, str):
-                self._wrong_type((*path, index), "a requirement string", element)
-                continue
-            item = self._req_item((*path, index), element)
-            if item is not None:
-                out.append(item)
-        return tuple(out)
-
-    def _req_item(self, path: KeyPath, text: str) -> ReqItem | None:
-        item = ReqItem(text, self.loc.find(path))
-        try:
-            parse_requirement(item)
-        except InvalidRequirement as exc:
-            assert item.span is not None
-            message = f"{dotted(path)}: invalid requirement {text!r}: {exc.reason}"
-            self._add(Problem(item.span, message, "error", "invalid-requirement"), exc)
-            return None
-        return item
-
     # -- [project] ---------------------------------------------------------------------
-    def _project_table(self) -> None:
-        if "project" not in self.data:
+    def _project_table(self, data: Mapping[str, Any]) -> None:
+        if "project" not in data:
             return
-        table = self._table(("project",), self.data["project"])
+        table = self.table(("project",), data["project"])
         if table is None:
             return
         dynamic: list[str] = []
         if "dynamic" in table:
-            dynamic = self._strings(("project", "dynamic"), table["dynamic"]) or []
+            dynamic = self.strings(("project", "dynamic"), table["dynamic"]) or []
         if "name" in table:
-            self.name = self._string(("project", "name"), table["name"])
+            self.name = self.string(("project", "name"), table["name"])
         if "version" in table:
-            self.version = self._string(("project", "version"), table["version"])
+            self.version = self.string(("project", "version"), table["version"])
         if "version" in dynamic:
             self.version = None
         if "requires-python" in table:
-            spec = self._string(("project", "requires-python"), table["requires-python"])
+            spec = self.string(("project", "requires-python"), table["requires-python"])
             if spec is not None:
                 try:
                     SpecifierSet(spec)
                     self.requires_python = spec
                 except InvalidSpecifier as exc:
-                    self._config(("project", "requires-python"), "invalid-value", str(exc))
+                    self.config(("project", "requires-python"), "invalid-value", str(exc))
         if "dependencies" in table:
-            self.dependencies = self._requirements(
+            self.dependencies = self.requirements(
                 ("project", "dependencies"), table["dependencies"]
             )
         if "optional-dependencies" in table:
-            path = ("project", "optional-dependencies")
-            extras = self._table(path, table["optional-dependencies"])
-            for extra, value in (extras or {}).items():
-                norm = canonicalize_name(extra)
-                if not _VALID_NAME.fullmatch(extra):
-                    self._config((*path, extra), "invalid-name", "not a valid extra name", key=True)
-                    continue
-                if norm in self.optional:
-                    self._config(
-                        (*path, extra),
-                        "duplicate-name",
-                        f"extra {norm!r} is defined twice (names are normalised, PEP 685)",
-                        key=True,
-                    )
-                    continue
-                self.optional[norm] = self._requirements((*path, extra), value)
+            self._optional_dependencies(table["optional-dependencies"])
 
-    # -- [dependency-groups] -------------------------------------------------------------
-    def _dependency_groups(self) -> None:
-        if "dependency-groups" not in self.data:
-            return
-        base = ("dependency-groups",)
-        table = self._table(base, self.data["dependency-groups"])
-        if table is None:
-            return
-        # Pass 1: per-item checks with spans; keep only sound items for the resolver.
-        clean: dict[str, list[str | dict[str, str]]] = {}
-        origin: dict[str, list[ReqItem | tuple[str, KeyPath]]] = {}
-        written: dict[str, str] = {}
-        for name, value in table.items():
-            norm = str(canonicalize_name(name))
-            if not _VALID_NAME.fullmatch(name):
-                self._config((*base, name), "invalid-name", "not a valid group name", key=True)
+    def _optional_dependencies(self, value: object) -> None:
+        path = ("project", "optional-dependencies")
+        extras = self.table(path, value)
+        for extra, reqs in (extras or {}).items():
+            norm = canonicalize_name(extra)
+            if not VALID_NAME.fullmatch(extra):
+                self.config((*path, extra), "invalid-name", "not a valid extra name", key=True)
                 continue
-            if norm in clean:
-                self._config(
-                    (*base, name),
+            if norm in self.optional:
+                self.config(
+                    (*path, extra),
                     "duplicate-name",
-                    f"group {norm!r} is also defined as {written[norm]!r}",
+                    f"extra {norm!r} is defined twice (names are normalised, PEP 685)",
                     key=True,
                 )
                 continue
-            written[norm] = name
-            clean[norm] = []
-            origin[norm] = []
-            if not isinstance(value, list):
-                self._wrong_type((*base, name), "an array", value)
-                continue
-            for index, element in enumerate(value):
-                path = (*base, name, index)
-                if isinstance(element, str):
-                    item = self._req_item(path, element)
-                    if item is not None:
-                        clean[norm].append(element)
-                        origin[norm].append(item)
-                elif isinstance(element, dict):
-                    keys = set(element)
-                    if keys != {"include-group"}:
-                        extra = sorted(keys - {"include-group"})
-                        reason = (
-                            f"unknown key {extra[0]!r} in a group include"
-                            if extra
-                            else "a table item needs an include-group key"
-                        )
-                        self._config(path, "unknown-key", reason)
-                    elif not isinstance(element["include-group"], str):
-                        self._wrong_type(
-                            (*path, "include-group"), "a string", element["include-group"]
-                        )
-                    else:
-                        clean[norm].append({"include-group": element["include-group"]})
-                        origin[norm].append((element["include-group"], path))
-                else:
-                    self._wrong_type(
-                        path, "a requirement string or an include-group table", element
-                    )
-        # Unknown includes: found here, so they point at the include itself.
-        for group, items in origin.items():
-            for entry in list(items):
-                if isinstance(entry, tuple) and canonicalize_name(entry[0]) not in clean:
-                    self._config(
-                        entry[1],
-                        "unknown-include-group",
-                        f"includes group {entry[0]!r}, which is not defined",
-                    )
-                    index = items.index(entry)
-                    del items[index]
-                    del clean[group][index]
-        self.groups = self._resolve_groups(clean, origin)
-
-    def _resolve_groups(
-        self,
-        clean: Mapping[str, Sequence[str | Mapping[str, str]]],
-        origin: Mapping[str, Sequence[ReqItem | tuple[str, KeyPath]]],
-    ) -> dict[str, tuple[ReqItem, ...]]:
-        """Resolve includes with packaging's resolver; map its requirements back to items."""
-        resolver = DependencyGroupResolver(clean)
-        by_id: dict[int, ReqItem] = {}
-        for norm, items in origin.items():
-            # lookup() parses each group once; resolve() returns those same objects.
-            for parsed, item in zip(resolver.lookup(norm), items, strict=True):
-                if not isinstance(parsed, DependencyGroupInclude) and isinstance(item, ReqItem):
-                    by_id[id(parsed)] = item
-        out: dict[str, tuple[ReqItem, ...]] = {}
-        reported: set[tuple[str, str]] = set()
-        for norm in clean:
-            try:
-                out[norm] = tuple(by_id[id(r)] for r in resolver.resolve(norm))
-            except ExceptionGroup as group:
-                out[norm] = ()
-                for exc in group.exceptions:
-                    if not isinstance(exc, CyclicDependencyGroup):
-                        raise
-                    edge = (exc.group, canonicalize_name(exc.include_group))
-                    if edge in reported:
-                        continue
-                    reported.add(edge)
-                    self._cycle(exc, origin[exc.group])
-        return out
-
-    def _cycle(
-        self, exc: CyclicDependencyGroup, items: Sequence[ReqItem | tuple[str, KeyPath]]
-    ) -> None:
-        target = canonicalize_name(exc.include_group)
-        for entry in items:
-            if isinstance(entry, tuple) and canonicalize_name(entry[0]) == target:
-                self._config(entry[1], "include-cycle", str(exc))
-                return
-        self._config(("dependency-groups", exc.group), "include-cycle", str(exc), key=True)
-
-    # -- [tool.envlayers] ----------------------------------------------------------------
-    def _settings(self) -> None:
-        tool = self.data.get("tool")
-        if tool is None:
-            return
-        if not isinstance(tool, dict):
-            self._wrong_type(("tool",), "a table", tool)
-            return
-        if "envlayers" not in tool:
-            return
-        table = self._table(_TOOL, tool["envlayers"])
-        if table is None:
-            return
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            path = (*_TOOL, key)
-            if key in ("python", "venv", "index-url"):
-                values[key.replace("-", "_")] = self._string(path, value)
-            elif key == "installer":
-                if self._string(path, value) is not None:
-                    if value in INSTALLERS:
-                        values["installer"] = value
-                    else:
-                        self._config(
-                            path,
-                            "invalid-value",
-                            f"must be one of {', '.join(INSTALLERS)}, not {value!r}",
-                        )
-            elif key in ("exact", "no-index"):
-                if isinstance(value, bool):
-                    values[key.replace("-", "_")] = value
-                else:
-                    self._wrong_type(path, "a boolean", value)
-            elif key == "default-groups":
-                names = self._strings(path, value)
-                if names is not None:
-                    values["default_groups"] = tuple(_unique([canonicalize_name(n) for n in names]))
-                    for index, group in enumerate(names):
-                        if canonicalize_name(group) not in self.groups:
-                            self._config(
-                                (*path, index),
-                                "unknown-default-group",
-                                f"group {group!r} is not defined in [dependency-groups]",
-                                severity="warning",
-                            )
-            elif key == "extra-index-url":
-                urls = self._strings(path, value)
-                if urls is not None:
-                    values["extra_index_urls"] = tuple(urls)
-            elif key == "find-links":
-                links = self._strings(path, value)
-                if links is not None:
-                    values["find_links"] = tuple(self._link(link) for link in links)
-            elif key == "profiles":
-                values["profiles"] = MappingProxyType(self._profiles(path, value))
-            else:
-                self._config(path, "unknown-key", "unknown key", key=True)
-        self.settings = Settings(**{k: v for k, v in values.items() if v is not None})
-
-    def _link(self, link: str) -> str:
-        if _URL.match(link):
-            return link
-        return os.path.normpath(self.root / os.path.expanduser(link))
-
-    def _path(self, path: KeyPath, value: str, what: str) -> str:
-        absolute = os.path.normpath(self.root / os.path.expanduser(value))
-        if not os.path.exists(absolute):
-            self._config(
-                path, "missing-path", f"{what} {absolute} does not exist", severity="warning"
-            )
-        return absolute
-
-    def _profiles(self, base: tuple[str, ...], value: object) -> dict[str, Profile]:
-        table = self._table(base, value)
-        profiles: dict[str, Profile] = {}
-        for name, body in (table or {}).items():
-            path = (*base, name)
-            if not _PROFILE_NAME.fullmatch(name) or ".." in name:
-                self._config(
-                    path,
-                    "invalid-profile-name",
-                    f"profile name {name!r} must match [A-Za-z0-9][A-Za-z0-9._-]* "
-                    "and not contain '..' (it becomes a folder name)",
-                    key=True,
-                )
-                continue
-            spec = self._table(path, body)
-            if spec is None:
-                continue
-            with_: tuple[ReqItem, ...] = ()
-            editable: list[str] = []
-            files: list[str] = []
-            for key, item in spec.items():
-                if key == "with":
-                    with_ = self._requirements((*path, key), item)
-                elif key == "with-editable":
-                    strings = self._strings((*path, key), item) or []
-                    editable = [
-                        self._path((*path, key, i), s, "editable path")
-                        for i, s in enumerate(strings)
-                    ]
-                elif key == "with-requirements":
-                    strings = self._strings((*path, key), item) or []
-                    files = [
-                        self._path((*path, key, i), s, "requirements file")
-                        for i, s in enumerate(strings)
-                    ]
-                else:
-                    self._config((*path, key), "unknown-key", "unknown key", key=True)
-            profiles[name] = Profile(name, with_, tuple(editable), tuple(files))
-        return profiles
+            self.optional[norm] = self.requirements((*path, extra), reqs)
 
     # -- result ------------------------------------------------------------------------
     def project(self, sha256: str) -> Project:
@@ -805,18 +322,6 @@ class _Analysis:
             pylock=_if_file(root / "pylock.toml"),
             uv_lock=_if_file(root / "uv.lock"),
         )
-
-
-def _toml_type(value: object) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }
-    return names.get(type(value), type(value).__name__)
 
 
 def _python_version_file(path: Path) -> str | None:

@@ -2,34 +2,24 @@
 
 Markers are evaluated for the *target* interpreter (its marker environment is passed in),
 extras follow PEP 685 normalisation, and URL / editable requests compare PEP 610 sources.
+The parts live beside this module and are re-exported here: `request` (parsing requests),
+`sources` (PEP 610 comparison), `reqeval` (markers and names), `conflicts` (across sources).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
-import sys
-import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement as _PackagingInvalidRequirement
+from packaging.markers import Marker
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
-from envlayers.core.errors import InvalidRequirement
-from envlayers.core.inventory import DirectUrl, Distribution, Inventory
-
-if sys.platform == "win32":  # pragma: no cover - Windows only
-    from nturl2path import url2pathname as _url2pathname
-else:
-    # What urllib.request's POSIX url2pathname does, without its import (http.client, email, ssl).
-    _url2pathname = urllib.parse.unquote
+from envlayers.core.conflicts import Conflict, Shadow, extraneous, find_conflicts
+from envlayers.core.inventory import Distribution, Inventory
+from envlayers.core.reqeval import Markers, canonical, dist_label, parsed_version, req_text
+from envlayers.core.request import Request, editable_request, parse_request
+from envlayers.core.sources import source_ok, source_text
 
 __all__ = [
     "Conflict",
@@ -43,51 +33,6 @@ __all__ = [
     "find_conflicts",
     "parse_request",
 ]
-
-log = logging.getLogger(__name__)
-
-_FORBIDDEN = ("\n", "\r", "\x00")
-
-
-@dataclass(frozen=True)
-class Request:
-    """One thing a user asked for: a requirement, or an editable project folder."""
-
-    text: str
-    requirement: Requirement
-    editable: str | None = None  # absolute folder for --with-editable / the project itself
-
-
-def parse_request(text: str, *, file: str | None = None, line: int | None = None) -> Request:
-    """Parse a requirement string; InvalidRequirement (with file and line) on anything else."""
-    stripped = text.strip()
-    reason = ""
-    if not stripped:
-        reason = "empty requirement"
-    elif any(c in text for c in _FORBIDDEN):
-        reason = "requirements are one line"
-    elif stripped.startswith("-"):
-        reason = "options are not requirements"
-    if reason:
-        raise InvalidRequirement(text, reason, file=file, line=line)
-    try:
-        requirement = Requirement(stripped)
-    except (_PackagingInvalidRequirement, InvalidMarker, ValueError) as exc:
-        detail = (str(exc).splitlines() or ["does not parse"])[0]
-        raise InvalidRequirement(text, detail, file=file, line=line) from exc
-    return Request(stripped, requirement)
-
-
-def editable_request(path: Path, name: str) -> Request:
-    """An editable install of the project folder `path` whose distribution is `name`."""
-    folder = str(Path(path).resolve())
-    try:
-        requirement = Requirement(name)
-    except _PackagingInvalidRequirement as exc:
-        raise InvalidRequirement(name, f"not a distribution name: {exc}") from exc
-    if requirement.specifier or requirement.url or requirement.marker or requirement.extras:
-        raise InvalidRequirement(name, "not a bare distribution name")
-    return Request(folder, requirement, editable=folder)
 
 
 @dataclass(frozen=True)
@@ -115,129 +60,7 @@ class Satisfaction:
         return not self.unsatisfied
 
 
-# markers ----------------------------------------------------------------------------------
-
-
-class _Markers:
-    """Marker evaluation for one target environment, memoised per (marker, extra)."""
-
-    def __init__(self, marker_env: Mapping[str, str]) -> None:
-        self._base = {k: v for k, v in marker_env.items() if k != "extra"}
-        self._envs: dict[str, dict[str, str]] = {}
-        self._memo: dict[tuple[int, str], bool] = {}
-        self._keep: list[Marker] = []  # keeps ids in the memo valid
-
-    def true(self, marker: Marker | None, extra: str = "") -> bool:
-        if marker is None:
-            return True
-        key = (id(marker), extra)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        env = self._envs.get(extra)
-        if env is None:
-            env = self._envs[extra] = {**self._base, "extra": extra}
-        try:
-            value = marker.evaluate(env)
-        except (UndefinedComparison, UndefinedEnvironmentName) as exc:
-            log.warning("treating marker %r as false: %s", str(marker), exc)
-            value = False
-        self._keep.append(marker)
-        self._memo[key] = value
-        return value
-
-
-# sources ----------------------------------------------------------------------------------
-
-
-def _file_path(url: str) -> str | None:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
-        return None
-    return os.path.normpath(_url2pathname(parts.path))
-
-
-def _same_path(a: str, b: str) -> bool:
-    if a == b or a.rstrip(os.sep) == b.rstrip(os.sep):
-        return True
-    # Only on a mismatch: a symlinked tmp or home dir must not make a false "source" failure.
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _strip_credentials(netloc: str) -> str:
-    return netloc.rpartition("@")[2]
-
-
-def _same_url(requested: str, installed: DirectUrl) -> bool:
-    """PEP 610 comparison of a `name @ url` request with what was installed."""
-    parts = urllib.parse.urlsplit(requested)
-    fragment = urllib.parse.parse_qs(parts.fragment)
-    subdirectory = next(iter(fragment.get("subdirectory", ())), None)
-    if subdirectory != installed.subdirectory:
-        return False
-    scheme = parts.scheme
-    vcs: str | None = None
-    if "+" in scheme:
-        vcs, _, scheme = scheme.partition("+")
-    path, revision = parts.path, None
-    if vcs is not None and "@" in path.rpartition("/")[2]:
-        path, _, revision = path.rpartition("@")
-    if vcs is not None:
-        if installed.kind != "vcs" or (installed.vcs and installed.vcs != vcs):
-            return False
-        if revision and revision not in (installed.requested_revision, installed.commit_id):
-            return False
-    elif installed.kind == "vcs":
-        return False
-    base = urllib.parse.urlunsplit((scheme, parts.netloc, path, parts.query, ""))
-    mine, theirs = _file_path(base), _file_path(installed.url)
-    if mine is not None or theirs is not None:
-        return mine is not None and theirs is not None and _same_path(mine, theirs)
-    got = urllib.parse.urlsplit(installed.url)
-    return (
-        scheme.lower() == got.scheme.lower()
-        and _strip_credentials(parts.netloc).lower() == _strip_credentials(got.netloc).lower()
-        and path.rstrip("/") == got.path.rstrip("/")
-        and parts.query == got.query
-    )
-
-
-def _source_text(dist: Distribution) -> str:
-    direct = dist.direct_url
-    if direct is None:
-        return "from an index"
-    if direct.editable:
-        path = _file_path(direct.url)
-        return f"editable from {path or direct.url}"
-    return f"from {direct.url}"
-
-
-def _source_ok(dist: Distribution, requirement: Requirement, editable: str | None) -> bool:
-    if editable is None and not requirement.url:
-        return True  # a registry request: any source will do (and no file is read)
-    direct = dist.direct_url
-    if editable is not None:
-        if direct is None or not direct.editable:
-            return False
-        path = _file_path(direct.url)
-        return path is not None and _same_path(path, editable)
-    assert requirement.url is not None
-    return direct is not None and _same_url(requirement.url, direct)
-
-
 # the closure walk -------------------------------------------------------------------------
-
-
-def _req_text(req: Requirement) -> str:
-    """A requirement without its marker, the way people read it (`alpha[x]>=2`)."""
-    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-    if req.url:
-        return f"{req.name}{extras} @ {req.url}"
-    return f"{req.name}{extras}{req.specifier}"
-
-
-def _label(dist: Distribution) -> str:
-    return f"{dist.display_name} {dist.version}"
 
 
 _Pair = tuple[str, str]  # (canonical distribution name, active extra or "")
@@ -250,29 +73,15 @@ class _Edge:
     extras: tuple[str, ...]  # canonical
 
 
-@functools.lru_cache(maxsize=16384)
-def _canonical(name: str) -> str:
-    return canonicalize_name(name)
-
-
-@functools.lru_cache(maxsize=16384)
-def _version(text: str) -> Version | str:
-    """Parsed once per process; an invalid version stays a string (it then matches nothing)."""
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return text
-
-
 def _edge(req: Requirement) -> _Edge:
-    extras = tuple(sorted({_canonical(e) for e in req.extras})) if req.extras else ()
-    return _Edge(req, _canonical(req.name), extras)
+    extras = tuple(sorted({canonical(e) for e in req.extras})) if req.extras else ()
+    return _Edge(req, canonical(req.name), extras)
 
 
 class _Walker:
     """Evaluates requirement edges against one inventory, memoising what does not vary."""
 
-    def __init__(self, inventory: Inventory, markers: _Markers) -> None:
+    def __init__(self, inventory: Inventory, markers: Markers) -> None:
         self.inventory = inventory
         self.markers = markers
         self._edges: dict[_Pair, tuple[_Edge, ...]] = {}
@@ -316,9 +125,11 @@ class _Walker:
         problem: tuple[str, str] | None = None  # (reason, sentence); sentences built on failure
         if dist is None:
             problem = ("missing", "")
-        elif req.specifier and not req.specifier.contains(_version(dist.version), prereleases=True):
+        elif req.specifier and not req.specifier.contains(
+            parsed_version(dist.version), prereleases=True
+        ):
             problem = ("version", "")
-        elif not _source_ok(dist, req, request.editable if dependent is None else None):
+        elif not source_ok(dist, req, request.editable if dependent is None else None):
             problem = ("source", "")
         else:
             missing = [e for e in edge.extras if e not in dist.provides_extras]
@@ -327,27 +138,33 @@ class _Walker:
         if problem is None:
             return None
         reason, names = problem
-        wanted = request.text if dependent is None else _req_text(req)
-        by = "was requested" if dependent is None else f"{_label(dependent)} requires {wanted}"
+        wanted = request.text if dependent is None else req_text(req)
+        by = "was requested" if dependent is None else f"{dist_label(dependent)} requires {wanted}"
         if dist is None:
             text = f"{req.name} is not installed"
             if dependent is not None:
                 text = f"{by}, but {text}"
         elif reason == "version":
             what = f"{wanted} was requested" if dependent is None else by
-            text = f"{_label(dist)} is installed but {what}"
+            text = f"{dist_label(dist)} is installed but {what}"
         elif reason == "source":
             if dependent is None and request.editable is not None:
                 want = f"an editable install of {request.editable}"
             else:
-                want = f"{req.url}" if dependent is None else f"{req.url} (for {_label(dependent)})"
-            text = f"{_label(dist)} is installed {_source_text(dist)}, not {want}"
+                want = (
+                    f"{req.url}"
+                    if dependent is None
+                    else f"{req.url} (for {dist_label(dependent)})"
+                )
+            text = f"{dist_label(dist)} is installed {source_text(dist)}, not {want}"
         else:
-            who = "was requested" if dependent is None else f"is required by {_label(dependent)}"
-            text = f"{_label(dist)} does not provide the extra {names}, which {who}"
+            who = (
+                "was requested" if dependent is None else f"is required by {dist_label(dependent)}"
+            )
+            text = f"{dist_label(dist)} does not provide the extra {names}, which {who}"
         path = chain()
         if len(path) > 1:
-            text += " (needed via " + " -> ".join(_label(d) for d in path[:-1]) + ")"
+            text += " (needed via " + " -> ".join(dist_label(d) for d in path[:-1]) + ")"
         return Unsatisfied(request.text, edge.name, reason, dist.version if dist else None, text)
 
 
@@ -355,7 +172,7 @@ def check(
     requests: Sequence[Request], inventory: Inventory, marker_env: Mapping[str, str]
 ) -> Satisfaction:
     """Which requests the inventory satisfies, recursively over Requires-Dist, for the target."""
-    markers = _Markers(marker_env)
+    markers = Markers(marker_env)
     walker = _Walker(inventory, markers)
     satisfied: list[str] = []
     unsatisfied: list[Unsatisfied] = []
@@ -419,90 +236,3 @@ def _walk(walker: _Walker, request: Request, root: _Edge, visited: set[str]) -> 
     if first is None:
         walker.clean.update(parent)
     return first
-
-
-# conflicts --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Shadow:
-    version: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A distribution in more than one source with different versions; the first one wins."""
-
-    name: str
-    version: str
-    source: str
-    shadows: tuple[Shadow, ...]
-    breaks: tuple[str, ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "source": self.source,
-            "shadows": [{"version": s.version, "source": s.source} for s in self.shadows],
-            "breaks": list(self.breaks),
-        }
-
-
-def _same_version(a: str, b: str) -> bool:
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
-
-
-def find_conflicts(
-    sources: Sequence[tuple[str, Inventory]], marker_env: Mapping[str, str]
-) -> list[Conflict]:
-    """Version conflicts across `sources` (top first), with the requirements each one breaks."""
-    winners: dict[str, tuple[str, Distribution]] = {}
-    shadows: dict[str, list[Shadow]] = {}
-    for label, inventory in sources:
-        for dist in inventory:
-            won = winners.get(dist.name)
-            if won is None:
-                winners[dist.name] = (label, dist)
-            elif not _same_version(won[1].version, dist.version):
-                shadows.setdefault(dist.name, []).append(Shadow(dist.version, label))
-    if not shadows:
-        return []
-    markers = _Markers(marker_env)
-    breaks: dict[str, list[str]] = {name: [] for name in shadows}
-
-    def plain(marker: Marker | None) -> bool:
-        return markers.true(marker, "")
-
-    for _source, dependent in winners.values():
-        for req in dependent.active_requires(plain):
-            name = _canonical(req.name)
-            if name not in breaks:
-                continue
-            version = winners[name][1].version
-            if req.specifier and not req.specifier.contains(_version(version), prereleases=True):
-                breaks[name].append(f"{_label(dependent)} requires {_req_text(req)}")
-    return [
-        Conflict(
-            name,
-            winners[name][1].version,
-            winners[name][0],
-            tuple(shadows[name]),
-            tuple(sorted(set(breaks[name]))),
-        )
-        for name in sorted(shadows)
-    ]
-
-
-def extraneous(
-    inventory: Inventory,
-    required: Iterable[str],
-    keep: Iterable[str] = ("pip", "setuptools", "wheel", "uv"),
-) -> list[str]:
-    """Installed distributions nothing asks for (canonical names, sorted); `keep` never is."""
-    wanted = {canonicalize_name(n) for n in required} | {canonicalize_name(n) for n in keep}
-    return sorted(dist.name for dist in inventory if dist.name not in wanted)
