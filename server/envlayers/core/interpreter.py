@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound
-from envlayers.core.paths import ensure_cache_dir, probes_root
+from envlayers.core.fsutil import atomic_write_text
+from envlayers.core.paths import CacheLayout, ensure_cache_dir, probes_root
 from envlayers.core.venv import read_pyvenv_cfg, venv_python
 
 if TYPE_CHECKING:
@@ -175,14 +176,13 @@ def _script_digest() -> str:
     return _probe_digest
 
 
-def _disk_path(exe: str, identity: str) -> Path:
+def _disk_path(exe: str, identity: str, cache_dir: Path | None = None) -> Path:
     key = f"{_CACHE_FORMAT}\n{_script_digest()}\n{exe}\n{identity}"
-    return (
-        probes_root() / f"{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()}.json"
-    )
+    root = probes_root() if cache_dir is None else CacheLayout(cache_dir).probes
+    return root / f"{hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()}.json"
 
 
-def probe(executable: str | Path) -> InterpreterInfo:
+def probe(executable: str | Path, *, cache_dir: Path | None = None) -> InterpreterInfo:
     """Describe the interpreter at `executable`; runs it only when no cache entry matches.
 
     Raises `InterpreterNotFound` when it is missing or does not run.
@@ -195,11 +195,11 @@ def probe(executable: str | Path) -> InterpreterInfo:
         hit = _memory.get((exe, identity))
     if hit is not None:
         return hit
-    disk = _disk_path(exe, identity)
+    disk = _disk_path(exe, identity, cache_dir)
     info = _read_disk(disk)
     if info is None:
         info = _run_probe(exe, identity)
-        _write_disk(disk, info)
+        _write_disk(disk, info, cache_dir)
     with _memory_lock:
         _memory[(exe, identity)] = info
     return info
@@ -216,13 +216,11 @@ def _read_disk(path: Path) -> InterpreterInfo | None:
         return None
 
 
-def _write_disk(path: Path, info: InterpreterInfo) -> None:
+def _write_disk(path: Path, info: InterpreterInfo, cache_dir: Path | None = None) -> None:
     try:
-        ensure_cache_dir()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(info.to_json(), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        ensure_cache_dir(cache_dir)
+        text = json.dumps(info.to_json(), sort_keys=True)
+        atomic_write_text(path, text, durable=False)
     except OSError as exc:  # a read-only cache only costs a re-probe next time
         log.debug("cannot cache probe of %s: %s", info.executable, exc)
 
@@ -400,7 +398,9 @@ def _accepts(version: tuple[int, ...], requires_python: str | None) -> bool:
     return spec.contains(".".join(map(str, version)), prereleases=True)
 
 
-def find_interpreter(request: str | None, *, requires_python: str | None = None) -> str:
+def find_interpreter(
+    request: str | None, *, requires_python: str | None = None, cache_dir: Path | None = None
+) -> str:
     """The absolute path of an interpreter for `request`.
 
     `request` is None, a version (`3.12`, `3.11.7`, `cpython3.12`), a range (`>=3.10,<3.13`),
@@ -414,7 +414,9 @@ def find_interpreter(request: str | None, *, requires_python: str | None = None)
         return _find_default(requires_python)
     if _looks_like_path(text):
         path = os.path.abspath(os.path.expanduser(text))
-        probe(path)  # raises InterpreterNotFound when missing or not a working Python
+        probe(
+            path, cache_dir=cache_dir
+        )  # raises InterpreterNotFound when missing or not a working Python
         return path
     if not _is_version_request(text):
         found = shutil.which(text)
