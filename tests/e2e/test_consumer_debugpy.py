@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InvalidInput
-from envlayers.core.workspace import Engine
 from tests.e2e.consumer_support import (
     clean_environ,
     consumer_workspace,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.e2e.consumer_support import (
     clean_environ,
     consumer_workspace,

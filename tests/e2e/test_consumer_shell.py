@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.e2e.consumer_support import clean_environ, consumer_workspace, envlayers_cli
 
 pytestmark = [pytest.mark.consumer, pytest.mark.slow]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InstallFailed, InvalidInput
-from envlayers.core.workspace import Engine
 from tests.integration.compose_support import cli, run_in, workspace
 from tests.support.wheels import build_wheel
 

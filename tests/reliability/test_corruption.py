@@ -13,8 +13,8 @@ import pytest
 
 from envlayers.config import Options
 from envlayers.core.compose import OVERLAY_MODULE
+from envlayers.core.engine import Engine
 from envlayers.core.layers import LAYER_META, LayerCache
-from envlayers.core.workspace import Engine
 from tests.integration.compose_support import run_in
 from tests.reliability.support import assert_cache_sound, layers_root, uv_workspace
 
