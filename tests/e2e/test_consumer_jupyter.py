@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
-from envlayers.core.consumers import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InvalidInput
-from envlayers.core.workspace import Engine
+from envlayers.core.kernelspecs import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
 from tests.e2e.consumer_support import (
     clean_environ,
     consumer_workspace,
