@@ -13,12 +13,14 @@ from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.compose import CarryHook, ComposedEnv, ensure_composed
 from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree
+from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.layers import Layer, LayerCache
 from envlayers.core.paths import CacheLayout
 from envlayers.core.requests import strs
 
 __all__ = [
     "ACTIVE",
+    "activate",
     "active_path",
     "clear_active",
     "read_active",
@@ -55,6 +57,24 @@ def write_active(
             "layers": [la.key for la in layers],
         },
     )
+
+
+def activate(
+    root: Path,
+    name: str | None,
+    base: InterpreterInfo,
+    layers: Sequence[Layer],
+    *,
+    request: Mapping[str, object],
+    satisfied: Sequence[str],
+    layout: CacheLayout,
+    carry: CarryHook,
+) -> None:
+    """Compose `layers` over `base` as `name` (none: the bare base) and make it the active one."""
+    if name is not None:
+        composed = ensure_composed(root, name, base=base, layers=layers, carry=carry)
+        register_use(layout, composed)
+    write_active(root, name, request, satisfied, layers)
 
 
 def clear_active(root: Path, name: str) -> None:

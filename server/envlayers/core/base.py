@@ -30,7 +30,7 @@ from envlayers.core.report import SyncInfo
 from envlayers.core.requests import installable, request_from_item, strs
 from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
 
-__all__ = ["SYNC_STAMP", "base_requests", "ensure_base", "sync_base", "sync_info"]
+__all__ = ["SYNC_STAMP", "base_requests", "ensure_base", "probe_base", "sync_base", "sync_info"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,17 @@ def _write_stamp(
             "synced": time.time(),
         },
     )
+
+
+def probe_base(plan: BasePlan, layout: CacheLayout) -> InterpreterInfo:
+    """The existing base's interpreter (for a compose that does not sync first)."""
+    python = _venv.venv_python(plan.prefix)
+    if not python.exists():
+        raise InvalidInput(
+            f"the workspace environment {plan.prefix} does not exist; "
+            "run `envlayers sync` first (or drop --no-sync)"
+        )
+    return _interp.probe(python, cache_dir=layout.root)
 
 
 def sync_info(project: Project, prefix: Path, layout: CacheLayout) -> SyncInfo:

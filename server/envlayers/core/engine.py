@@ -15,13 +15,9 @@ from pathlib import Path
 
 from envlayers.config import Options
 from envlayers.core import cacheadmin, consumers
-from envlayers.core import interpreter as _interp
-from envlayers.core import venv as _venv
-from envlayers.core.active import refresh_active, register_use, write_active
+from envlayers.core.active import activate, refresh_active
 from envlayers.core.assemble import assemble_report
-from envlayers.core.base import sync_base, sync_info
-from envlayers.core.compose import ensure_composed
-from envlayers.core.errors import InvalidInput
+from envlayers.core.base import probe_base, sync_base, sync_info
 from envlayers.core.fastpath import stat_all
 from envlayers.core.kernelspecs import carry_kernelspecs
 from envlayers.core.layers import LayerCache
@@ -32,7 +28,7 @@ from envlayers.core.plan import make_plan, venv_prefix
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import Project
 from envlayers.core.report import Report, SyncInfo
-from envlayers.core.stack import StackPlan, ensure_stack
+from envlayers.core.stack import ensure_stack, stack_plan
 
 __all__ = ["Engine", "LineSink", "resolve_workspace"]
 
@@ -95,33 +91,28 @@ class Engine:
             threading.Thread(target=_preload_virtualenv, daemon=True).start()
         root = resolve_workspace(workspace)
         plan = make_plan(options, self.project(root))  # validate input before any work
-        layout, prefix = self.layout, plan.base.prefix
+        layout = self.layout
         with workspace_lock(root):
             before = stat_all(plan.input_paths or [])
             sync: SyncInfo | None = None
             if not plan.no_sync:
                 sync = sync_base(plan.base, layout, on_line=on_line, cancel=cancel)
-            python = _venv.venv_python(prefix)
-            if not python.exists():
-                raise InvalidInput(
-                    f"the workspace environment {prefix} does not exist; "
-                    "run `envlayers sync` first (or drop --no-sync)"
-                )
-            base = _interp.probe(python, cache_dir=layout.root)
-            if plan.layers:
-                layout.ensure()
-            b = plan.base
-            stack_plan = StackPlan(plan.layers, b.index, b.installer, plan.refresh)
-            stack = ensure_stack(stack_plan, base, self.layers, on_line=on_line, cancel=cancel)
+            base = probe_base(plan.base, layout)
+            stack = ensure_stack(stack_plan(plan), base, layout, on_line=on_line, cancel=cancel)
             if cancel is not None:
                 cancel.raise_if_cancelled()
             name = plan.name if stack.layers else None
-            if name is not None:
-                composed = ensure_composed(
-                    root, name, base=base, layers=stack.layers, carry=carry_kernelspecs
-                )
-                register_use(layout, composed)
-            write_active(root, name, plan.request, stack.satisfied_by_base, stack.layers)
+            satisfied = stack.satisfied_by_base
+            activate(
+                root,
+                name,
+                base,
+                stack.layers,
+                request=plan.request,
+                satisfied=satisfied,
+                layout=layout,
+                carry=carry_kernelspecs,
+            )
             reused = {layer.key: layer.reused for layer in stack.layers}
             report = self._assemble(plan.base.project, sync=sync, reused=reused)
             remember("env", plan, report, before)

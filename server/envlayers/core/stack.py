@@ -14,12 +14,13 @@ from envlayers.core.installer import IndexSettings, Installer, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
 from envlayers.core.layers import Layer, LayerCache, LayerInputs
-from envlayers.core.plan import LayerSpec
+from envlayers.core.paths import CacheLayout
+from envlayers.core.plan import LayerSpec, Plan
 from envlayers.core.proc import CancelToken
 from envlayers.core.requests import fingerprints, installable
 from envlayers.core.satisfy import Request, check
 
-__all__ = ["Stack", "StackPlan", "ensure_stack"]
+__all__ = ["Stack", "StackPlan", "ensure_stack", "stack_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ class StackPlan:
     refresh: bool
 
 
+def stack_plan(plan: Plan) -> StackPlan:
+    return StackPlan(plan.layers, plan.base.index, plan.base.installer, plan.refresh)
+
+
 @dataclass(frozen=True)
 class Stack:
     layers: tuple[Layer, ...]  # top first
@@ -43,12 +48,16 @@ class Stack:
 def ensure_stack(
     plan: StackPlan,
     base: InterpreterInfo,
-    cache: LayerCache,
+    layout: CacheLayout,
     *,
     on_line: Callable[[str], None] | None,
     cancel: CancelToken | None,
 ) -> Stack:
-    """Build or reuse each layer, bottom first."""
+    """Build or reuse each layer, bottom first, in the layout's layer cache."""
+    if not plan.layers:
+        return Stack((), ())
+    layout.ensure()
+    cache = LayerCache(layout.layers)
     base_dirs = base_site_dirs(base)
     below: list[Layer] = []
     satisfied: list[str] = []
