@@ -361,7 +361,7 @@ def rows_scale(ctx: Context) -> None:
     from envlayers.core.interpreter import probe
     from envlayers.core.inventory import Inventory
     from envlayers.core.satisfy import check, parse_request
-    from envlayers.core.workspace import Engine
+    from envlayers.core.engine import Engine
 
     base = probe(ws.envlayers / ".venv" / "bin" / "python")
     sites = base_site_dirs(base)

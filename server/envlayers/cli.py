@@ -199,9 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(ns: argparse.Namespace) -> int:
+    from envlayers.core.engine import Engine
     from envlayers.core.proc import CancelToken
     from envlayers.core.report import render
-    from envlayers.core.workspace import Engine
 
     engine = Engine()
     verbose = int(getattr(ns, "verbose", 0) or 0)
@@ -266,7 +266,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
 
 
 def _layers(engine: object, ns: argparse.Namespace) -> int:
-    from envlayers.core.workspace import Engine
+    from envlayers.core.engine import Engine
 
     assert isinstance(engine, Engine)
     if ns.layers_command == "list":

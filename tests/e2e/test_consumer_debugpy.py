@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InvalidInput
-from envlayers.core.workspace import Engine
 from tests.support.cli import clean_environ, cli
 from tests.support.consumers import debugger_env, site_packages_of_this_venv
 from tests.support.workspaces import consumer_workspace

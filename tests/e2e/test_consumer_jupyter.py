@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
-from envlayers.core.consumers import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InvalidInput
-from envlayers.core.workspace import Engine
+from envlayers.core.kernelspecs import carry_kernelspecs, remove_kernelspecs, user_kernels_dir
 from tests.support.cli import clean_environ, cli
 from tests.support.repack import kernel_wheelhouse
 from tests.support.workspaces import consumer_workspace

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.support.cli import clean_environ, cli
 from tests.support.consumers import pyright_bin
 from tests.support.isolation import MakeVenv

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.support.cli import clean_environ, cli
 from tests.support.workspaces import consumer_workspace
 

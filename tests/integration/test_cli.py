@@ -133,7 +133,7 @@ def test_compositions_list_and_remove_with_their_kernelspecs(
     # The workspace falls back to its base; the other composition still works.
     rows = _json("compositions", "list", "--project", str(ws), "--format", "json")
     assert [(r["name"], r["active"]) for r in rows] == [(a["name"], False)]
-    from envlayers.core.workspace import Engine
+    from envlayers.core.engine import Engine
 
     report = Engine().report(ws)
     assert report.interpreter == report.base_interpreter and report.name is None
@@ -144,7 +144,7 @@ def test_compositions_list_and_remove_with_their_kernelspecs(
 
 def test_an_engine_with_its_own_cache_dir_tags_it(ws: Path, tmp_path: Path) -> None:
     from envlayers.config import Options
-    from envlayers.core.workspace import Engine
+    from envlayers.core.engine import Engine
 
     own = tmp_path / "own-cache"
     report = Engine(cache_dir=own).compose(ws, Options(with_=("plugin",)))

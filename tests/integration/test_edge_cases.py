@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InstallFailed, InvalidInput
-from envlayers.core.workspace import Engine
 from tests.support.cli import cli, run_in
 from tests.support.wheels import build_wheel
 from tests.support.workspaces import workspace

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import InterpreterNotFound, InvalidInput
 from envlayers.core.inventory import Inventory
 from envlayers.core.venv import read_pyvenv_cfg
-from envlayers.core.workspace import Engine
 from tests.support.cli import cli, run_in
 from tests.support.isolation import uv_bin
 from tests.support.projects import write_project
@@ -212,16 +212,16 @@ def test_repeated_env_and_sync_take_the_fast_path_until_an_input_changes(
 
     assert json.loads(again.stdout)["interpreter"] == json.loads(first.stdout)["interpreter"]
     # No engine, no installer, no packaging: the stored report was printed after a stat compare.
-    assert "envlayers.core.workspace" not in mods and "packaging" not in mods
+    assert "envlayers.core.engine" not in mods and "packaging" not in mods
     assert "subprocess" not in mods and "argparse" not in mods
     _, mods = _imports("sync", "--project", str(ws))
-    assert "envlayers.core.workspace" in mods  # sync has not been stored yet
+    assert "envlayers.core.engine" in mods  # sync has not been stored yet
     _, mods = _imports("sync", "--project", str(ws))
-    assert "envlayers.core.workspace" not in mods
+    assert "envlayers.core.engine" not in mods
     # An edit of pyproject.toml is seen: the engine runs again and installs the new dependency.
     workspace(ws, "uv", wheelhouse, dependencies=("beta", "epsilon"))
     _, mods = _imports("env", "--project", str(ws), "--with", "plugin", "--format", "json")
-    assert "envlayers.core.workspace" in mods
+    assert "envlayers.core.engine" in mods
     assert "epsilon" in _versions(ws)
     # A wheel rebuilt in place in a find-links folder is seen too: a new layer key. (uv only
     # revalidates its cache online; --no-index keeps this local all the same.)
@@ -242,7 +242,7 @@ def test_repeated_env_and_sync_take_the_fast_path_until_an_input_changes(
     one = json.loads(cli(*args).stdout)
     fast, mods = _imports(*args)
     assert (
-        "envlayers.core.workspace" not in mods
+        "envlayers.core.engine" not in mods
         and json.loads(fast.stdout)["layers"][0]["key"] == one["layers"][0]["key"]
     )
     rebuilt = build_wheel(links, "localonly", "1.0", modules={"localonly/__init__.py": "V = 2\n"})

@@ -13,8 +13,8 @@ import pytest
 
 from envlayers.config import Options
 from envlayers.core.compose import OVERLAY_MODULE
+from envlayers.core.engine import Engine
 from envlayers.core.layers import LAYER_META, LayerCache
-from envlayers.core.workspace import Engine
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, layers_root
 from tests.support.workspaces import uv_workspace

@@ -12,7 +12,7 @@ import pytest
 from filelock import FileLock
 
 from envlayers.config import Options
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.e2e.lsp_support import slow_package
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, layers_root, leftovers, published

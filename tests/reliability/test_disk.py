@@ -22,8 +22,8 @@ import pytest
 
 from envlayers.config import Options
 from envlayers.core import venv as _venv
+from envlayers.core.engine import Engine
 from envlayers.core.errors import EnvlayersError
-from envlayers.core.workspace import Engine
 from tests.support.cli import cli, run_in
 from tests.support.disk import assert_cache_sound, leftovers
 from tests.support.workspaces import uv_workspace

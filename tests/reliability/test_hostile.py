@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.project import check_project, load_project
 from envlayers.core.satisfy import parse_request
-from envlayers.core.workspace import Engine
 from tests.support.cli import cli
 from tests.support.disk import published, snapshot
 from tests.support.workspaces import uv_workspace

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envlayers.core.workspace import Engine
+from envlayers.core.engine import Engine
 from tests.e2e.lsp_support import slow_package
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, leftovers, published

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine
 from envlayers.core.errors import EnvlayersError
-from envlayers.core.workspace import Engine
 from tests.e2e.lsp_support import error_of, execute, lsp_session, workspace_project
 from tests.support.cli import cli
 from tests.support.workspaces import uv_workspace

@@ -11,7 +11,7 @@ def test_core_imports_no_lsp_libraries() -> None:
     code = (
         "import json, sys\n"
         "import envlayers.cli, envlayers.config\n"
-        "import envlayers.core.workspace, envlayers.core.compose, envlayers.core.layers\n"
+        "import envlayers.core.engine, envlayers.core.compose, envlayers.core.layers\n"
         "import envlayers.core.consumers, envlayers.core.report\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )

@@ -13,13 +13,19 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlayers.core import venv as _venv
 from envlayers.core.errors import EnvlayersError, OperationFailed
-from envlayers.core.fsutil import atomic_write_json, atomic_write_text, read_json, remove_tree
+from envlayers.core.fsutil import (
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    remove_tree,
+    swap_in,
+)
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.layers import Layer
 from envlayers.core.scripts import link_scripts
@@ -27,6 +33,7 @@ from envlayers.core.scripts import link_scripts
 __all__ = [
     "COMPOSITION_RECORD",
     "OVERLAY_MODULE",
+    "CarryHook",
     "ComposedEnv",
     "compose_digest",
     "ensure_composed",
@@ -41,6 +48,10 @@ OVERLAY_MODULE = "_envlayers_overlay"
 COMPOSITION_RECORD = "envlayers-composition.json"
 _FORMAT = 1
 _JUPYTER_DIRS = ("share/jupyter", "etc/jupyter")
+
+# Called with (old env, new env) before a rebuild replaces the old one at the same path: what
+# consumers wrote into the old env (kernelspecs) moves to the new one.
+CarryHook = Callable[[Path, Path], object]
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,7 @@ def ensure_composed(
     base: InterpreterInfo,
     layers: Sequence[Layer],
     force: bool = False,
+    carry: CarryHook | None = None,
 ) -> ComposedEnv:
     """The composed env `<workspace>/.envlayers/<name>`, rebuilt only when its inputs changed."""
     root = workspace / ".envlayers"
@@ -203,47 +215,10 @@ def ensure_composed(
     _ensure_root(root)
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
-        _venv.create_venv(tmp, base.base_executable, system_site_packages=system_site)
-        cfg = {
-            "extends-environment": base.prefix,
-            "envlayers-layers": ",".join(la.key for la in layers),
-        }
-        _venv.write_pyvenv_cfg(tmp, cfg)
-        site = _venv.site_packages(tmp, base.version_info)
-        site.mkdir(parents=True, exist_ok=True)
-        final_site = final / site.relative_to(tmp)
-        hashes: dict[str, str] = {}
-        for fname, text in overlay_files(dirs).items():
-            (site / fname).write_text(text, encoding="utf-8")
-            hashes[fname] = hashlib.sha256(text.encode()).hexdigest()
-        scripts = _venv.venv_scripts(tmp)
-        final_python = _venv.venv_python(final)
-        link_scripts(
-            [layer.scripts for layer in layers] + [Path(base.scripts)], scripts, str(final_python)
-        )
-        for sub in _JUPYTER_DIRS:
-            _merge_tree(
-                [layer.path / sub for layer in layers] + [Path(base.prefix) / sub], tmp / sub
-            )
-        record = {
-            "format": _FORMAT,
-            "name": name,
-            "workspace": str(workspace),
-            "digest": digest,
-            "layers": [layer.key for layer in layers],
-            "overlayDirs": dirs,
-            "sitePackages": str(final_site),
-            "scripts": str(final / scripts.relative_to(tmp)),
-            "basePrefix": base.prefix,
-            "overlayHashes": hashes,
-        }
-        atomic_write_json(tmp / COMPOSITION_RECORD, record)
-        if final.is_dir():
-            # Kernelspecs installed into the old env name the same interpreter: keep them.
-            from envlayers.core.consumers import carry_kernelspecs
-
-            carry_kernelspecs(final, tmp)
-        _swap_in(tmp, final)
+        record = _build_overlay(tmp, final, workspace, base, layers, digest, dirs)
+        if final.is_dir() and carry is not None:
+            carry(final, tmp)
+        swap_in(tmp, final)
     except EnvlayersError:
         remove_tree(tmp)
         raise
@@ -256,22 +231,59 @@ def ensure_composed(
     return _from_record(name, final, record, reused=False)
 
 
+def _build_overlay(
+    tmp: Path,
+    final: Path,
+    workspace: Path,
+    base: InterpreterInfo,
+    layers: Sequence[Layer],
+    digest: str,
+    dirs: list[str],
+) -> dict[str, object]:
+    """Create the overlay venv in `tmp` (its paths already those of `final`); its record."""
+    _venv.create_venv(
+        tmp, base.base_executable, system_site_packages=base.include_system_site_packages
+    )
+    cfg = {
+        "extends-environment": base.prefix,
+        "envlayers-layers": ",".join(la.key for la in layers),
+    }
+    _venv.write_pyvenv_cfg(tmp, cfg)
+    site = _venv.site_packages(tmp, base.version_info)
+    site.mkdir(parents=True, exist_ok=True)
+    hashes: dict[str, str] = {}
+    for fname, text in overlay_files(dirs).items():
+        (site / fname).write_text(text, encoding="utf-8")
+        hashes[fname] = hashlib.sha256(text.encode()).hexdigest()
+    scripts = _venv.venv_scripts(tmp)
+    link_scripts(
+        [layer.scripts for layer in layers] + [Path(base.scripts)],
+        scripts,
+        str(_venv.venv_python(final)),
+    )
+    for sub in _JUPYTER_DIRS:
+        _merge_tree([layer.path / sub for layer in layers] + [Path(base.prefix) / sub], tmp / sub)
+    record: dict[str, object] = {
+        "format": _FORMAT,
+        "name": final.name,
+        "workspace": str(workspace),
+        "digest": digest,
+        "layers": [layer.key for layer in layers],
+        "overlayDirs": dirs,
+        "sitePackages": str(final / site.relative_to(tmp)),
+        "scripts": str(final / scripts.relative_to(tmp)),
+        "basePrefix": base.prefix,
+        "overlayHashes": hashes,
+    }
+    atomic_write_json(tmp / COMPOSITION_RECORD, record)
+    return record
+
+
 def _ensure_root(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     ignore = root / ".gitignore"
     if not ignore.exists():
         atomic_write_text(ignore, "*\n")
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace `final` by `tmp`: the old one is renamed aside first, then deleted."""
-    old: Path | None = None
-    if os.path.lexists(final):
-        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        remove_tree(old)
 
 
 def _from_record(name: str, path: Path, record: dict[str, object], *, reused: bool) -> ComposedEnv:

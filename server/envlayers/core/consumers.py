@@ -1,54 +1,55 @@
-"""What debuggers and Jupyter need from a composition: launch configurations and kernelspecs.
-
-A kernelspec names the composed interpreter by its absolute path and sets only `VIRTUAL_ENV`
-and `PATH` (with `${PATH}`, which jupyter_client substitutes at launch); imports come from the
-interpreter itself, so a kernel started by another environment's Jupyter sees only its own
-composition. Every kernelspec we write carries `metadata.envlayers`, which is how we recognise
-(and never overwrite or delete) kernelspecs that others wrote.
-"""
+"""What debuggers and Jupyter need from a composition, on top of the engine: a launch
+configuration, and `install_kernel`, which composes (adding `ipykernel` when nothing provides
+it) and writes the kernelspec files (`kernelspecs`)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import shutil
-import sys
-import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from envlayers.config import Options
 from envlayers.core import interpreter as _interp
+from envlayers.core.active import read_active
 from envlayers.core.errors import InvalidInput, OperationFailed
-from envlayers.core.fsutil import read_json, remove_tree
 from envlayers.core.inventory import Inventory
+from envlayers.core.kernelspecs import (
+    IPYKERNEL,
+    env_kernels_dir,
+    kernel_logos,
+    kernel_name,
+    kernelspec,
+    user_kernels_dir,
+    write_kernel_dir,
+)
+from envlayers.core.proc import CancelToken
 from envlayers.core.report import Report
 from envlayers.core.satisfy import check, parse_request
 
-if TYPE_CHECKING:
-    from envlayers.config import Options
-    from envlayers.core.proc import CancelToken
-    from envlayers.core.workspace import Engine, LineSink
-
-__all__ = [
-    "IPYKERNEL",
-    "carry_kernelspecs",
-    "debug_configuration",
-    "install_kernel",
-    "kernel_name",
-    "kernelspec",
-    "remove_kernelspecs",
-    "user_kernels_dir",
-]
+__all__ = ["Composer", "debug_configuration", "install_kernel"]
 
 log = logging.getLogger(__name__)
 
-IPYKERNEL = "ipykernel"
 _KERNEL_NAME_RE = re.compile(r"^[a-z0-9._-]{1,128}$")
-_LOGOS = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
-_FALSY = ("no", "n", "false", "off", "0", "0.0")
+
+
+class Composer(Protocol):
+    """The part of the engine that `install_kernel` drives."""
+
+    @property
+    def cache_root(self) -> Path: ...
+
+    def compose(
+        self,
+        workspace: Path,
+        options: Options = ...,
+        *,
+        on_line: Callable[[str], None] | None = ...,
+        cancel: CancelToken | None = ...,
+    ) -> Report: ...
 
 
 def debug_configuration(
@@ -75,148 +76,24 @@ def debug_configuration(
     return config
 
 
-# -- kernelspecs (pure) ------------------------------------------------------------------------
-def kernel_name(report: Report) -> str:
-    """The default kernel name: `envlayers-<workspace folder>-<composition>` (Jupyter's charset)."""
-    folder = os.path.basename(report.workspace.rstrip("/\\")) or "workspace"
-    raw = f"envlayers-{folder}-{report.name or 'base'}".lower()
-    return re.sub(r"[^a-z0-9._-]+", "-", raw).strip("-.")[:128]
-
-
-def _stack_label(report: Report) -> str:
-    if not report.layers:
-        return "base"
-    reqs: list[str] = []
-    for layer in reversed(report.layers):  # bottom first reads like the command line
-        value = layer.get("requirements")
-        if isinstance(value, list):
-            reqs += [str(r) for r in value]
-    text = ", ".join(dict.fromkeys(reqs)) or (report.name or "layers")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def kernelspec(report: Report, *, display_name: str | None = None) -> dict[str, object]:
-    """The `kernel.json` for the composition of `report` (pure)."""
-    folder = os.path.basename(report.workspace.rstrip("/\\")) or report.workspace
-    version = report.python_version or "3"
-    shown = display_name or f"Python {version} ({folder}: {_stack_label(report)})"
-    env = {"VIRTUAL_ENV": report.virtual_env}
-    if report.path_prefix:
-        # The composed scripts dir links every layer's and the base's scripts.
-        env["PATH"] = f"{report.path_prefix[0]}{os.pathsep}${{PATH}}"
-    return {
-        "argv": [report.interpreter, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": shown,
-        "language": "python",
-        "env": env,
-        "metadata": {
-            "debugger": True,
-            "interpreter": {"path": report.interpreter},
-            "envlayers": {
-                "workspace": report.workspace,
-                "composition": report.name,
-                "virtualEnv": report.virtual_env,
-                "layers": [str(layer.get("key")) for layer in report.layers],
-            },
-        },
-    }
-
-
-# -- where kernelspecs live -----------------------------------------------------------------------
-def user_kernels_dir() -> Path:
-    """The user's Jupyter kernels dir, as `jupyter_core.paths.jupyter_data_dir()` computes it."""
-    data = os.environ.get("JUPYTER_DATA_DIR")
-    if data:
-        return Path(data) / "kernels"
-    if os.environ.get("JUPYTER_PLATFORM_DIRS", "").lower() not in ("", *_FALSY):
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("jupyter", appauthor=False)) / "kernels"
-    home = Path(os.path.expanduser("~"))
-    if sys.platform == "darwin":
-        return home / "Library" / "Jupyter" / "kernels"
-    if sys.platform == "win32":
-        appdata = os.environ.get("APPDATA")
-        base = Path(appdata).resolve() / "jupyter" if appdata else home / ".jupyter" / "data"
-        return base / "kernels"
-    xdg = os.environ.get("XDG_DATA_HOME") or str(home / ".local" / "share")
-    return Path(xdg) / "jupyter" / "kernels"
-
-
-def _env_kernels_dir(virtual_env: Path) -> Path:
-    return virtual_env / "share" / "jupyter" / "kernels"
-
-
-def _ours(kernel_dir: Path) -> dict[str, object] | None:
-    """Our metadata, when `kernel_dir` is a real folder holding a kernelspec that we wrote."""
-    if kernel_dir.is_symlink():
-        return None
-    spec = read_json(kernel_dir / "kernel.json")
-    meta = spec.get("metadata") if spec else None
-    ours = meta.get("envlayers") if isinstance(meta, dict) else None
-    return ours if isinstance(ours, dict) else None
-
-
-def _write_kernel_dir(kernels: Path, name: str, spec: dict[str, object], logos: list[Path]) -> Path:
-    """Write `kernels/<name>` in one swap; refuse to replace a kernelspec that is not ours."""
-    target = kernels / name
-    if os.path.lexists(target) and _ours(target) is None:
-        raise InvalidInput(
-            f"a kernel named {name!r} already exists in {kernels} and was not written by "
-            "envlayers; choose another name"
-        )
-    try:
-        kernels.mkdir(parents=True, exist_ok=True)
-        tmp = kernels / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
-            (tmp / "kernel.json").write_text(text, encoding="utf-8")
-            for logo in logos:
-                shutil.copyfile(logo, tmp / logo.name)
-            old: Path | None = None
-            if os.path.lexists(target):
-                old = kernels / f".{name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                remove_tree(old)
-        except BaseException:
-            remove_tree(tmp)
-            raise
-    except OSError as exc:
-        raise OperationFailed(f"could not write the kernelspec {target}: {exc}") from exc
-    return target
-
-
-def _logos(report: Report) -> list[Path]:
-    for d in report.sys_path:
-        resources = Path(d) / IPYKERNEL / "resources"
-        if resources.is_dir():
-            return [resources / n for n in _LOGOS if (resources / n).is_file()]
-    return []
-
-
-def _has_ipykernel(report: Report) -> bool:
+def _has_ipykernel(report: Report, cache_root: Path) -> bool:
     """Whether `ipykernel` and its whole closure are visible to the composition (no process)."""
     if not report.sys_path or not report.base_interpreter:
         return False
     inventory = Inventory.scan(list(report.sys_path))
     if IPYKERNEL not in inventory:
         return False
-    marker_env = _interp.probe(report.base_interpreter).marker_env
+    marker_env = _interp.probe(report.base_interpreter, cache_dir=cache_root).marker_env
     return check([parse_request(IPYKERNEL)], inventory, marker_env).ok
 
 
-def _stack_options(engine: Engine, workspace: Path, options: Options) -> Options:
+def _stack_options(workspace: Path, options: Options) -> Options:
     """`options`, or, when they ask for no layers, the active composition's stack with them."""
     if options.has_layers:
         return options
-    from envlayers.config import Options as _Options
-
-    active = read_json(workspace / ".envlayers" / "active.json") or {}
+    active = read_active(workspace) or {}
     try:
-        previous = _Options.from_json(active.get("request"))
+        previous = Options.from_json(active.get("request"))
     except InvalidInput:
         log.warning("ignoring the unreadable request of the active composition of %s", workspace)
         return options
@@ -230,14 +107,14 @@ def _stack_options(engine: Engine, workspace: Path, options: Options) -> Options
 
 
 def install_kernel(
-    engine: Engine,
+    engine: Composer,
     workspace: Path,
     options: Options,
     *,
     name: str | None,
     display_name: str | None,
     user: bool,
-    on_line: LineSink | None,
+    on_line: Callable[[str], None] | None,
     cancel: CancelToken | None,
 ) -> dict[str, object]:
     """Compose (adding an `ipykernel` layer when nothing provides it) and write the kernelspec."""
@@ -245,23 +122,23 @@ def install_kernel(
         raise InvalidInput(
             f"invalid kernel name {name!r}: use 1-128 lowercase letters, digits, '.', '_' or '-'"
         )
-    opts = _stack_options(engine, workspace, options)
+    opts = _stack_options(workspace, options)
     report = engine.compose(workspace, opts, on_line=on_line, cancel=cancel)
     added = False
-    if not _has_ipykernel(report):
+    if not _has_ipykernel(report, engine.cache_root):
         opts = replace(opts, with_=(*opts.with_, IPYKERNEL), no_sync=True)
         report = engine.compose(workspace, opts, on_line=on_line, cancel=cancel)
         added = True
-        if not _has_ipykernel(report):
+        if not _has_ipykernel(report, engine.cache_root):
             raise OperationFailed(f"{IPYKERNEL} is still not importable in {report.interpreter}")
     kname = name or kernel_name(report)
     spec = kernelspec(report, display_name=display_name)
-    logos = _logos(report)
-    env_dir = _env_kernels_dir(Path(report.virtual_env))
-    path = _write_kernel_dir(env_dir, kname, spec, logos)
+    logos = kernel_logos(report)
+    env_dir = env_kernels_dir(Path(report.virtual_env))
+    path = write_kernel_dir(env_dir, kname, spec, logos)
     user_path: Path | None = None
     if user:
-        user_path = _write_kernel_dir(user_kernels_dir(), kname, spec, logos)
+        user_path = write_kernel_dir(user_kernels_dir(), kname, spec, logos)
     log.info("installed the Jupyter kernel %s for %s", kname, report.interpreter)
     return {
         "name": kname,
@@ -273,41 +150,3 @@ def install_kernel(
         "composition": report.name,
         "addedIpykernel": added,
     }
-
-
-# -- lifecycle: the lead's compose/remove code calls these -------------------------------------
-def remove_kernelspecs(virtual_env: Path, *, user: bool = True) -> list[str]:
-    """Delete the kernelspecs we wrote for the env at `virtual_env` (its own and the user's)."""
-    dirs = [_env_kernels_dir(virtual_env)] + ([user_kernels_dir()] if user else [])
-    wanted = os.path.normcase(os.path.abspath(virtual_env))
-    removed: list[str] = []
-    for kernels in dirs:
-        try:
-            entries = sorted(kernels.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            ours = _ours(entry)
-            venv = ours.get("virtualEnv") if ours else None
-            if isinstance(venv, str) and os.path.normcase(os.path.abspath(venv)) == wanted:
-                remove_tree(entry)
-                removed.append(str(entry))
-    return removed
-
-
-def carry_kernelspecs(old_env: Path, new_env: Path) -> list[str]:
-    """Copy the kernelspecs we wrote in `old_env` into `new_env` (a rebuild of the same path)."""
-    src = _env_kernels_dir(old_env)
-    dst = _env_kernels_dir(new_env)
-    copied: list[str] = []
-    try:
-        entries = sorted(src.iterdir())
-    except OSError:
-        return copied
-    for entry in entries:
-        if _ours(entry) is None or os.path.lexists(dst / entry.name):
-            continue
-        dst.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(entry, dst / entry.name, symlinks=True)
-        copied.append(entry.name)
-    return copied

@@ -16,7 +16,7 @@ from typing import Any
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound
-from envlayers.core.paths import ensure_cache_dir
+from envlayers.core.paths import CacheLayout
 from envlayers.core.probe import PROBE_TIMEOUT, probe
 from envlayers.core.pyrequest import (
     MIN_PYTHON,
@@ -84,7 +84,9 @@ def _discovery_cache(cache_dir: Path | None) -> Any:
     from python_discovery import DiskCache
 
     try:
-        return DiskCache(ensure_cache_dir(cache_dir) / "probes" / "discovery")
+        layout = CacheLayout.at(cache_dir)
+        layout.ensure()
+        return DiskCache(layout.discovery)
     except OSError as exc:
         log.debug("no discovery cache: %s", exc)
         return None

@@ -1,4 +1,8 @@
-"""Small filesystem helpers: atomic writes, safe removal, folder sizes."""
+"""Small filesystem helpers: the one atomic write, the one swap, the one removal, folder sizes.
+
+Everything in the core that replaces or removes a file or folder goes through `atomic_write_*`,
+`swap_in` or `remove_tree`, so there is one place to make those steps safe.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,26 @@ __all__ = [
     "dir_size",
     "read_json",
     "remove_tree",
+    "swap_in",
 ]
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write `text` to `path` so that readers see the old or the new content, never a mix."""
+def atomic_write_bytes(
+    path: Path | str, data: bytes, *, mode: int | None = None, durable: bool = False
+) -> None:
+    """Write `data` to `path` so that readers see the old or the new content, never a mix.
+
+    `mode` sets the file's permissions; `durable` flushes it to disk before the rename.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
@@ -38,19 +50,11 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
         raise
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old or the new content, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def atomic_write_text(
+    path: Path | str, text: str, *, mode: int | None = None, durable: bool = True
+) -> None:
+    """`atomic_write_bytes` of `text` in UTF-8 (newlines as given)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode, durable=durable)
 
 
 def atomic_write_json(path: Path, data: object) -> None:
@@ -67,12 +71,32 @@ def read_json(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def swap_in(new: Path, dest: Path) -> None:
+    """Replace `dest` by `new` (a sibling): `dest` is renamed aside, `new` renamed in, the old
+    one removed. When moving `new` in fails, the old `dest` is put back before the error rises.
+    """
+    old: Path | None = None
+    if os.path.lexists(dest):
+        old = dest.with_name(f".old-{dest.name}-{uuid.uuid4().hex[:8]}")
+        os.replace(dest, old)
+    try:
+        os.replace(new, dest)
+    except BaseException:
+        if old is not None:
+            with contextlib.suppress(OSError):
+                os.replace(old, dest)
+        raise
+    if old is not None:
+        remove_tree(old)
+
+
 def remove_tree(path: Path) -> None:
-    """Remove a folder: first renamed aside (one atomic step), then deleted at leisure."""
+    """Remove a file or folder: a folder is first renamed aside (one atomic step), then deleted."""
     if not os.path.lexists(path):
         return
     if path.is_symlink() or not path.is_dir():
-        path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
         return
     aside = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
     try:

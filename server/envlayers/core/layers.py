@@ -1,7 +1,7 @@
 """The layer cache: immutable environments keyed by everything that decides their content.
 
 A layer is built in a temporary folder under a per-key lock and published with one
-`os.replace`; after that nothing writes to it except the access time of its metadata file.
+`fsutil.swap_in`; after that nothing writes to it except the access time of its metadata file.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from envlayers.core import venv as _venv
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
-from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove_tree
+from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove_tree, swap_in
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
@@ -232,7 +233,7 @@ class LayerCache:
                 self.touch(layer)
                 return layer
             self._clean_partial(key)
-            built = self._build(
+            return self._build(
                 key,
                 inputs,
                 base=base,
@@ -244,7 +245,6 @@ class LayerCache:
                 on_line=on_line,
                 cancel=cancel,
             )
-            return built
         finally:
             lock.release()
 
@@ -285,54 +285,29 @@ class LayerCache:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             _venv.create_venv(tmp, base.base_executable)
-            python = str(_venv.venv_python(tmp))
             constraints = _preference_constraints(preferences, requirements, editables)
+            install = partial(
+                installer.install,
+                str(_venv.venv_python(tmp)),
+                list(requirements),
+                editables=list(editables),
+                index=index,
+                on_line=on_line,
+                cancel=cancel,
+            )
             try:
-                installer.install(
-                    python,
-                    list(requirements),
-                    editables=list(editables),
-                    constraints=constraints,
-                    index=index,
-                    on_line=on_line,
-                    cancel=cancel,
-                )
+                install(constraints=constraints)
             except InstallFailed:
                 if not constraints:
                     raise
                 # The base's versions were only preferences: resolve again without them.
                 log.info("layer %s: resolving without the base's versions as preferences", key)
-                installer.install(
-                    python,
-                    list(requirements),
-                    editables=list(editables),
-                    index=index,
-                    on_line=on_line,
-                    cancel=cancel,
-                )
+                install()
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            site = _venv.site_packages(tmp, base.version_info)
-            scripts = _venv.venv_scripts(tmp)
-            packages = Inventory.scan([site]).versions()
-            relocate_scripts(scripts, old_prefix=tmp, new_prefix=final)
-            now = _now()
-            meta = {
-                "schemaVersion": 1,
-                "key": key,
-                "requirements": list(requirements),
-                "editables": list(editables),
-                "inputs": inputs.to_json(),
-                "packages": dict(sorted(packages.items())),
-                "installer": installer.name,
-                "python": {"executable": base.base_executable, "version": base.version},
-                "sitePackages": os.path.relpath(site, tmp),
-                "scripts": os.path.relpath(scripts, tmp),
-                "created": now,
-                "lastUsed": now,
-            }
+            meta = _layer_meta(key, inputs, tmp, final, base, installer.name)
             atomic_write_json(tmp / LAYER_META, meta)
-            os.replace(tmp, final)
+            swap_in(tmp, final)
         except (EnvlayersError, OSError, KeyboardInterrupt) as exc:
             remove_tree(tmp)
             if isinstance(exc, OSError):
@@ -390,6 +365,31 @@ class LayerCache:
         for entry in entries:
             if entry.name.startswith((".tmp-", ".trash-")) and _mtime(entry) < older_than:
                 remove_tree(entry)
+
+
+def _layer_meta(
+    key: str, inputs: LayerInputs, tmp: Path, final: Path, base: InterpreterInfo, installer: str
+) -> dict[str, object]:
+    """The metadata of a layer just installed in `tmp`; its scripts are made to name `final`."""
+    site = _venv.site_packages(tmp, base.version_info)
+    scripts = _venv.venv_scripts(tmp)
+    packages = Inventory.scan([site]).versions()
+    relocate_scripts(scripts, old_prefix=tmp, new_prefix=final)
+    now = _now()
+    return {
+        "schemaVersion": 1,
+        "key": key,
+        "requirements": list(inputs.requirements),
+        "editables": list(inputs.editables),
+        "inputs": inputs.to_json(),
+        "packages": dict(sorted(packages.items())),
+        "installer": installer,
+        "python": {"executable": base.base_executable, "version": base.version},
+        "sitePackages": os.path.relpath(site, tmp),
+        "scripts": os.path.relpath(scripts, tmp),
+        "created": now,
+        "lastUsed": now,
+    }
 
 
 def _preference_constraints(

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CACHEDIR_TAG", "cache_dir", "ensure_cache_dir", "layers_root", "probes_root"]
+from envlayers.core.fsutil import atomic_write_text
+
+__all__ = [
+    "CACHEDIR_TAG",
+    "CacheLayout",
+    "cache_dir",
+    "ensure_cache_dir",
+    "layers_root",
+    "probes_root",
+]
 
 # The standard signature (https://bford.info/cachedir/) that backup tools look for.
 CACHEDIR_TAG = (
@@ -33,19 +42,46 @@ def ensure_cache_dir(root: Path | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     tag = root / "CACHEDIR.TAG"
     if not tag.exists():
-        tmp = root / f".CACHEDIR.TAG.{os.getpid()}.tmp"
-        try:
-            tmp.write_text(CACHEDIR_TAG, encoding="utf-8")
-            os.replace(tmp, tag)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        atomic_write_text(tag, CACHEDIR_TAG, durable=False)
     return root
 
 
+@dataclass(frozen=True)
+class CacheLayout:
+    """Every path under one cache root: the layers, the interpreter probes, the registry of
+    compositions that use layers. Nothing else in the core spells a cache path."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | None = None) -> CacheLayout:
+        """The layout at `root`, else at `cache_dir()` (read now, not when imported)."""
+        return cls(cache_dir() if root is None else root)
+
+    @property
+    def layers(self) -> Path:
+        return self.root / "layers" / "v1"
+
+    @property
+    def probes(self) -> Path:
+        return self.root / "probes" / "v1"
+
+    @property
+    def discovery(self) -> Path:
+        return self.root / "probes" / "discovery"
+
+    @property
+    def compositions(self) -> Path:
+        return self.root / "compositions" / "v1"
+
+    def ensure(self) -> Path:
+        """The root, created with its `CACHEDIR.TAG`."""
+        return ensure_cache_dir(self.root)
+
+
 def layers_root() -> Path:
-    return cache_dir() / "layers" / "v1"
+    return CacheLayout.at().layers
 
 
 def probes_root() -> Path:
-    return cache_dir() / "probes" / "v1"
+    return CacheLayout.at().probes

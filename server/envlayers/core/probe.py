@@ -22,7 +22,7 @@ from typing import Any
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound
 from envlayers.core.fsutil import atomic_write_text
-from envlayers.core.paths import ensure_cache_dir, probes_root
+from envlayers.core.paths import CacheLayout, ensure_cache_dir
 
 __all__ = ["InterpreterInfo", "clear_probe_cache", "executable_identity", "probe"]
 
@@ -160,7 +160,7 @@ def _script_digest() -> str:
 
 
 def _probes_folder(cache_dir: Path | None) -> Path:
-    return probes_root() if cache_dir is None else cache_dir / "probes" / "v1"
+    return CacheLayout.at(cache_dir).probes
 
 
 def _disk_path(exe: str, identity: str, cache_dir: Path | None) -> Path:

@@ -15,6 +15,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from envlayers.core.fsutil import atomic_write_text, remove_tree
+
 __all__ = ["link_scripts", "relocate_scripts", "rewrite_shebang", "shebang_for"]
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,7 @@ def link_scripts(sources: Sequence[Path], dest: Path, python: str) -> list[str]:
             except OSError as exc:
                 log.warning("could not place script %s: %s", entry, exc)
                 with contextlib.suppress(OSError):
-                    target.unlink()
+                    remove_tree(target)
                 continue
             taken.add(name)
             placed.append(name)
@@ -156,8 +158,4 @@ def link_scripts(sources: Sequence[Path], dest: Path, python: str) -> list[str]:
 
 
 def _write_like(path: Path, text: str) -> None:
-    mode = path.stat().st_mode
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    atomic_write_text(path, text, mode=path.stat().st_mode, durable=False)

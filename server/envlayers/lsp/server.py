@@ -29,10 +29,10 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine, resolve_workspace
 from envlayers.core.errors import Cancelled, EnvlayersError, InvalidInput
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import PYPROJECT, check_project
-from envlayers.core.workspace import Engine, resolve_workspace
 from envlayers.lsp import args as _args
 from envlayers.lsp.diagnostics import Findings, build_diagnostics, sync_actions
 from envlayers.lsp.errors import to_jsonrpc

@@ -1,0 +1,130 @@
+"""Administration of the layer cache and of a workspace's compositions: list, prune, remove.
+The registry of compositions (`CacheLayout.compositions`) says which layers are in use."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+from envlayers.core import venv as _venv
+from envlayers.core.active import clear_active, read_active
+from envlayers.core.compose import load_composed
+from envlayers.core.errors import InvalidInput
+from envlayers.core.fsutil import read_json, remove_tree
+from envlayers.core.kernelspecs import remove_kernelspecs
+from envlayers.core.layers import LayerCache, is_valid_key
+from envlayers.core.paths import CacheLayout
+from envlayers.core.plan import NAME_RE
+from envlayers.core.requests import strs
+
+__all__ = [
+    "composition_path",
+    "layer_users",
+    "list_compositions",
+    "list_layers",
+    "prune_layers",
+    "remove_composition",
+    "remove_layer",
+]
+
+
+def layer_users(layout: CacheLayout) -> dict[str, list[str]]:
+    """Layer key -> the compositions that use it; forgets registry entries of vanished ones."""
+    users: dict[str, list[str]] = {}
+    try:
+        entries = list(layout.compositions.iterdir())
+    except OSError:
+        return users
+    for entry in entries:
+        data = read_json(entry)
+        if not data:
+            continue
+        path = Path(str(data.get("path")))
+        record = load_composed(path)
+        if record is None:
+            with contextlib.suppress(OSError):
+                remove_tree(entry)
+            continue
+        for key in strs(record.get("layers")):
+            users.setdefault(key, []).append(str(path))
+    return users
+
+
+def list_layers(layout: CacheLayout) -> list[dict[str, object]]:
+    cache = LayerCache(layout.layers)
+    users = layer_users(layout)
+    return [cache.describe(k, users.get(k, ())) for k in cache.published_keys()]
+
+
+def prune_layers(
+    layout: CacheLayout, *, older_than_days: float | None = None, all: bool = False
+) -> dict[str, object]:
+    cache = LayerCache(layout.layers)
+    users = layer_users(layout)
+    horizon = time.time() - 86400 * (30.0 if older_than_days is None else float(older_than_days))
+    removed: list[str] = []
+    freed = 0
+    for key in cache.published_keys():
+        if not all and (key in users or cache.last_used(key) > horizon):
+            continue
+        size = int(cache.describe(key)["sizeBytes"])  # type: ignore[call-overload]
+        if cache.remove(key):
+            removed.append(key)
+            freed += size
+    cache.remove_leftovers(time.time() - 3600)
+    return {"removed": removed, "freedBytes": freed}
+
+
+def remove_layer(layout: CacheLayout, key: str) -> dict[str, object]:
+    if not is_valid_key(key):
+        raise InvalidInput(f"not a layer key: {key!r}")
+    cache = LayerCache(layout.layers)
+    if not cache.remove(key):
+        raise InvalidInput(f"no layer {key} in {cache.root}")
+    return {"removed": [key]}
+
+
+def list_compositions(root: Path) -> list[dict[str, object]]:
+    """The composed envs of a workspace, the active one marked."""
+    active = read_active(root) or {}
+    out: list[dict[str, object]] = []
+    try:
+        entries = sorted((root / ".envlayers").iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        record = load_composed(entry)
+        out.append(
+            {
+                "name": entry.name,
+                "path": str(entry),
+                "interpreter": str(_venv.venv_python(entry)),
+                "layers": strs(record.get("layers")) if record else [],
+                "active": active.get("name") == entry.name,
+                "valid": record is not None,
+            }
+        )
+    return out
+
+
+def composition_path(root: Path, name: str) -> Path:
+    """The folder of the composition `name` of the workspace `root`; InvalidInput if none."""
+    if not NAME_RE.match(name):
+        raise InvalidInput(f"invalid composition name {name!r}")
+    path = root / ".envlayers" / name
+    if not path.is_dir():
+        raise InvalidInput(f"no composition {name!r} in {root / '.envlayers'}")
+    return path
+
+
+def remove_composition(root: Path, name: str) -> dict[str, object]:
+    """Delete a composed env and the Jupyter kernelspecs written for it; the workspace falls
+    back to its base when it was the active one. The caller holds the workspace lock."""
+    path = composition_path(root, name)
+    kernels = remove_kernelspecs(path)
+    remove_tree(path)
+    clear_active(root, name)
+    return {"removed": [name], "kernelspecs": kernels}

@@ -1,0 +1,47 @@
+"""Which workspace a request names, and its lock: the front door of every engine call."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from filelock import FileLock
+
+from envlayers.core.errors import InvalidInput
+from envlayers.core.fsutil import atomic_write_text
+from envlayers.core.locate import find_workspace
+from envlayers.core.redact import redact
+
+__all__ = ["resolve_workspace", "workspace_lock"]
+
+
+def resolve_workspace(value: str | os.PathLike[str]) -> Path:
+    """A folder URI or path (or a file inside one) -> the workspace folder holding pyproject.toml."""
+    text = os.fspath(value)
+    if len(text) > 4096:  # PATH_MAX: longer is never a path, and must not be echoed whole
+        raise InvalidInput(f"workspace path is too long ({len(text)} characters)")
+    if text.startswith("file:"):
+        parsed = urlparse(text)
+        text = unquote(parsed.path)
+    elif "://" in text:
+        raise InvalidInput(f"workspace must be a folder path or a file: URI, not {redact(text)!r}")
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    try:
+        if not path.exists():
+            raise InvalidInput(f"workspace folder does not exist: {path}")
+        return find_workspace(path if path.is_dir() else path.parent)
+    except OSError as exc:  # a name too long, a loop of links: bad input, not a crash
+        raise InvalidInput(f"cannot use workspace {str(path)[:200]!r}: {exc.strerror}") from exc
+
+
+def workspace_lock(root: Path) -> FileLock:
+    """The lock that serialises operations on the workspace `root` (across processes)."""
+    d = root / ".envlayers"
+    d.mkdir(parents=True, exist_ok=True)
+    ignore = d / ".gitignore"
+    if not ignore.exists():
+        atomic_write_text(ignore, "*\n", durable=False)
+    return FileLock(str(d / ".lock"), timeout=3600)
