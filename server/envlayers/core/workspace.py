@@ -310,7 +310,7 @@ class Engine:
             # The no-op path: a file compare and a folder listing, no installer, no process.
             return SyncInfo("in-sync", extraneous=tuple(_strs(stamp.get("extraneous"))))
         requests, locked = self._requests(project, selection, base)
-        before = Inventory.scan(sites)
+        before = _drop_broken(Inventory.scan(sites), sites)
         result = check(requests, before, base.marker_env)
         exact = bool(selection.get("exact"))
         installer: Installer | None = None
@@ -954,6 +954,26 @@ class Engine:
 
 
 # -- helpers ------------------------------------------------------------------------------
+def _drop_broken(inventory: Inventory, sites: Sequence[str]) -> Inventory:
+    """Remove the half-installed dist-infos of the base (an install cut short) so the
+    installer, which would trip over them, installs those distributions again."""
+    if not inventory.broken:
+        return inventory
+    own = {os.path.realpath(s) for s in sites}
+    for dist in inventory.broken:
+        path = dist.path
+        if path.is_symlink() or not path.is_dir() or os.path.realpath(path.parent) not in own:
+            continue  # only a real dist-info folder directly in one of the base's site dirs
+        log.warning(
+            "%s %s is half-installed (no METADATA in %s); installing it again",
+            dist.name,
+            dist.version,
+            path.name,
+        )
+        remove_tree(path)
+    return Inventory.scan(sites)
+
+
 def _preload_virtualenv() -> None:
     with contextlib.suppress(Exception):
         import virtualenv  # noqa: F401
