@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ dev = ["gamma"]
 """
 
 # (edit, does uv call the lock stale?)
-EDITS = {
+EDITS: dict[str, tuple[Callable[[str], str], bool]] = {
     "nothing": (lambda t: t, False),
     "comment": (lambda t: t + "# a comment\n", False),
     "add a dependency": (lambda t: t.replace('["beta>=1.0"]', '["beta>=1.0", "zeta"]'), True),
@@ -55,6 +56,7 @@ def _locked_project(root: Path, wheelhouse: Path, tmp: Path) -> Path:
 def test_uv_lock_staleness_is_what_uv_says(edit: str, tmp_path: Path, wheelhouse: Path) -> None:
     root = _locked_project(tmp_path / "p", wheelhouse, tmp_path)
     change, stale = EDITS[edit]
+    assert callable(change)
     path = root / "pyproject.toml"
     path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
     check = [uv_bin(), "lock", "--check", "--project", str(root), "--no-index"]
@@ -65,7 +67,7 @@ def test_uv_lock_staleness_is_what_uv_says(edit: str, tmp_path: Path, wheelhouse
     index = IndexSettings(find_links=(str(wheelhouse),), no_index=True)
     problem = uv_lock_problem(uv_bin(), root, index)
     assert (problem is not None) is stale, problem
-    if stale:
+    if problem is not None:
         assert "uv.lock" in problem and "pyproject.toml" in problem
     assert (root / "uv.lock").read_bytes() == before  # a check never writes the lock
 

@@ -68,10 +68,8 @@ def relock_uv(
     log.info("re-locking %s with uv", root / "uv.lock")
     result = run(cmd, env=child_env(), cwd=root, on_line=on_line, cancel=cancel)
     if result.returncode != 0:
-        tail = [ln for ln in result.stderr.splitlines() if ln.strip()][-6:]
-        raise InstallFailed(
-            "cannot update uv.lock (`uv lock` failed):\n" + "\n".join(tail),
-        )
+        tail = "\n".join([ln for ln in result.stderr.splitlines() if ln.strip()][-6:])
+        raise InstallFailed(result.cmd, result.returncode, tail, what="cannot update uv.lock")
 
 
 def pylock_problem(
