@@ -172,8 +172,20 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from envlayers.core.proc import Terminated, install_signal_handlers
+
     parser = build_parser()
     ns = parser.parse_args(argv)
+    # A signal stops the installer's whole process group and waits for it before we exit.
+    install_signal_handlers(interrupt=ns.command == "serve")
+    try:
+        return _main(parser, ns)
+    except Terminated as exc:
+        print(f"envlayers: stopped by signal {exc.signum}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _main(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "serve":
         from envlayers.lsp.server import serve
 

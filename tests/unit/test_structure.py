@@ -16,7 +16,7 @@ MAX_CLASS_LINES = 250
 MAX_FUNCTION_LINES = 60
 # Modules that other branches are bringing under the limits; the lead empties this on merge.
 # proc.py (`run`, 112 lines) has no owner in issue 10 yet: listed so that the lead sees it.
-_PENDING = {"inventory.py", "proc.py"}
+_PENDING: set[str] = set()
 
 
 def _module_name(path: Path) -> str:

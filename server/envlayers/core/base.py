@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import time
 import uuid
@@ -88,7 +89,7 @@ def sync_base(
         # The no-op path: a file compare and a folder listing, no installer, no process.
         return SyncInfo("in-sync", extraneous=tuple(strs(stamp.get("extraneous"))))
     requests, locked = base_requests(project, selection, base)
-    before = Inventory.scan(sites)
+    before = _drop_broken(Inventory.scan(sites), sites)
     installer = _Installers(plan)
     if not check(requests, before, base.marker_env).ok:
         log.info("syncing %s with %s", plan.prefix, installer.get().name)
@@ -114,6 +115,26 @@ def sync_base(
         removed = [f"{n}=={v}" for n, v in sorted(old.items()) if n not in new]
     _write_stamp(stamp_path, digest, sites, selection, extra)
     return SyncInfo("in-sync", tuple(installed), tuple(removed), tuple(extra))
+
+
+def _drop_broken(inventory: Inventory, sites: list[str]) -> Inventory:
+    """Remove the half-installed dist-infos of the base (an install cut short) so the
+    installer, which would trip over them, installs those distributions again."""
+    if not inventory.broken:
+        return inventory
+    own = {os.path.realpath(s) for s in sites}
+    for dist in inventory.broken:
+        path = dist.path
+        if path.is_symlink() or not path.is_dir() or os.path.realpath(path.parent) not in own:
+            continue  # only a real dist-info folder directly in one of the base's site dirs
+        log.warning(
+            "%s %s is half-installed (no METADATA in %s); installing it again",
+            dist.name,
+            dist.version,
+            path.name,
+        )
+        remove_tree(path)
+    return Inventory.scan(sites)
 
 
 class _Installers:

@@ -7,20 +7,30 @@ actually looks at. The first distribution of a name on the path wins, as at impo
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.markers import Marker
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+
+from envlayers.core.distmeta import (
+    DIST_INFO,
+    EGG_INFO,
+    DirectUrl,
+    egg_requires,
+    header_block,
+    parse_headers,
+    parse_marker,
+    parse_requirement,
+    read_direct_url,
+    split_folder,
+)
 
 __all__ = [
     "DirectUrl",
@@ -32,131 +42,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_DIST_INFO: Final = ".dist-info"
-_EGG_INFO: Final = ".egg-info"
 _UNSET: Final = object()
-
-
-@dataclass(frozen=True)
-class DirectUrl:
-    """PEP 610 `direct_url.json`: where a distribution was installed from."""
-
-    url: str
-    editable: bool
-    kind: str  # "dir" | "archive" | "vcs"
-    vcs: str | None = None
-    requested_revision: str | None = None
-    commit_id: str | None = None
-    subdirectory: str | None = None
-
-
-@functools.lru_cache(maxsize=16384)
-def parse_requirement(text: str) -> Requirement | None:
-    """A `Requires-Dist` value, parsed once per process (parsing dominates a closure walk)."""
-    try:
-        return Requirement(text)
-    except InvalidRequirement as exc:
-        log.warning("skipping unparsable requirement %r: %s", text, exc)
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_marker(text: str) -> tuple[bool, Marker | None]:
-    """(parsed?, marker): markers repeat across distributions (`extra == "test"`), parse once."""
-    try:
-        return True, Marker(text)
-    except InvalidMarker as exc:
-        log.warning("skipping a requirement with an unparsable marker %r: %s", text, exc)
-        return False, None
-
-
-def _header_block(data: bytes) -> str:
-    """The header part of an RFC 822 style metadata file; the body can be megabytes."""
-    cut = data.find(b"\n\n")
-    if cut < 0 or b"\r" in data[:cut]:
-        crlf = data.find(b"\r\n\r\n")
-        cut = crlf if cut < 0 or 0 <= crlf < cut else cut
-    return (data[:cut] if cut >= 0 else data).decode("utf-8", "replace")
-
-
-_WANTED = frozenset({"name", "version", "requires-dist", "provides-extra"})
-_WANTED_FIRST = frozenset("NnVvRrPp")  # first letters of _WANTED: skip Classifier & co cheaply
-
-
-def _parse_headers(text: str) -> dict[str, list[str]]:
-    """Name, Version, Requires-Dist, Provides-Extra (lower-cased keys); stops at garbage."""
-    headers: dict[str, list[str]] = {}
-    last: list[str] | None = None
-    for line in text.split("\n"):
-        first = line[:1]
-        if first == " " or first == "\t":
-            if last is not None:
-                last[-1] = f"{last[-1]} {line.strip()}".strip()
-            continue
-        if first not in _WANTED_FIRST:
-            last = None
-            if ":" not in line and line.strip():
-                break
-            continue
-        key, sep, value = line.partition(":")
-        key = key.lower()
-        if not sep or key not in _WANTED:
-            last = None
-            if not sep and line.strip():
-                break
-            continue
-        last = headers.get(key)
-        if last is None:
-            last = headers[key] = []
-        last.append(value.strip())
-    return headers
-
-
-def _egg_requires(text: str) -> list[str]:
-    """`requires.txt` sections (`[extra]`, `[:marker]`, `[extra:marker]`) as Requires-Dist lines."""
-    out: list[str] = []
-    condition = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            extra, _, marker = line[1:-1].partition(":")
-            parts = []
-            if extra.strip():
-                parts.append(f'extra == "{extra.strip()}"')
-            if marker.strip():
-                parts.append(f"({marker.strip()})")
-            condition = " and ".join(parts)
-            continue
-        if not condition:
-            out.append(line)
-            continue
-        req, sep, own = line.partition(";")
-        out.append(f"{req} ; ({own.strip()}) and {condition}" if sep else f"{req} ; {condition}")
-    return out
-
-
-def _split_folder(folder: str) -> tuple[str | None, str | None]:
-    """(name, version) from `name-version.dist-info` / `name-version[-pyX.Y].egg-info`."""
-    if folder.endswith(_DIST_INFO):
-        stem = folder[: -len(_DIST_INFO)]
-        name, sep, version = stem.rpartition("-")
-        if not sep:
-            return stem or None, None
-    else:
-        stem = folder[: -len(_EGG_INFO)]
-        name, sep, rest = stem.partition("-")
-        if not sep:
-            return stem or None, None
-        version = rest.partition("-")[0]
-    if not name or not version:
-        return name or None, None
-    try:
-        Version(version)
-    except InvalidVersion:
-        return name, None
-    return name, version
 
 
 class Distribution:
@@ -225,10 +111,10 @@ class Distribution:
     # metadata -----------------------------------------------------------------------------
 
     def _is_egg_dir(self) -> bool:
-        return self._path.endswith(_EGG_INFO) and os.path.isdir(self._path)
+        return self._path.endswith(EGG_INFO) and os.path.isdir(self._path)
 
     def _metadata_file(self) -> str:
-        if self._path.endswith(_EGG_INFO):
+        if self._path.endswith(EGG_INFO):
             return os.path.join(self._path, "PKG-INFO") if self._is_egg_dir() else self._path
         return os.path.join(self._path, "METADATA")
 
@@ -240,7 +126,7 @@ class Distribution:
         except OSError as exc:
             log.warning("cannot read the metadata of %s: %s", self._path, exc)
             data = b""
-        headers = _parse_headers(_header_block(data))
+        headers = parse_headers(header_block(data))
         requires = headers.get("requires-dist", [])
         extras = headers.get("provides-extra", [])
         if self._is_egg_dir():
@@ -248,7 +134,7 @@ class Distribution:
                 text = Path(self._path, "requires.txt").read_text("utf-8", "replace")
             except OSError:
                 text = ""
-            requires = requires + _egg_requires(text)
+            requires = requires + egg_requires(text)
             for line in text.splitlines():
                 line = line.strip()
                 if line.startswith("[") and line.endswith("]"):
@@ -273,7 +159,7 @@ class Distribution:
         self._ensure_metadata()
         if self._display_name:
             return self._display_name
-        return _split_folder(os.path.basename(self._path))[0] or self.name
+        return split_folder(os.path.basename(self._path))[0] or self.name
 
     @property
     def requires(self) -> tuple[Requirement, ...]:
@@ -302,7 +188,7 @@ class Distribution:
                 continue
             marker: Marker | None = None
             if sep:
-                parsed, marker = _parse_marker(tail.strip())
+                parsed, marker = parse_marker(tail.strip())
                 if not parsed:
                     continue
             if keep(marker):
@@ -322,7 +208,7 @@ class Distribution:
     def direct_url(self) -> DirectUrl | None:
         """PEP 610 `direct_url.json`; None when absent or malformed."""
         if self._direct_url is _UNSET:
-            self._direct_url = _read_direct_url(os.path.join(self._path, "direct_url.json"))
+            self._direct_url = read_direct_url(os.path.join(self._path, "direct_url.json"))
         value = self._direct_url
         return value if isinstance(value, DirectUrl) else None
 
@@ -337,6 +223,17 @@ class Distribution:
             self._installer = text.splitlines()[0].strip() if text else None
         value = self._installer
         return value if isinstance(value, str) else None
+
+    def is_whole(self) -> bool:
+        """False for a dist-info whose METADATA is missing or not a file (one stat); garbage in
+        METADATA still counts (the folder name gives name and version)."""
+        if not self._path.endswith(DIST_INFO):
+            return True  # egg-info: its own rules, and legacy installs are rarely cut short
+        try:
+            st = os.stat(os.path.join(self._path, "METADATA"))
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode)
 
     # value semantics ----------------------------------------------------------------------
 
@@ -353,46 +250,6 @@ class Distribution:
 
     def __repr__(self) -> str:
         return f"Distribution({self.name!r}, {self.version!r}, {self._path!r})"
-
-
-def _read_direct_url(path: str) -> DirectUrl | None:
-    try:
-        with open(path, "rb") as fh:
-            data = json.loads(fh.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable %s: %s", path, exc)
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
-        log.warning("ignoring malformed %s", path)
-        return None
-    subdirectory = data.get("subdirectory")
-    sub = subdirectory if isinstance(subdirectory, str) and subdirectory else None
-    url: str = data["url"]
-    vcs_info = data.get("vcs_info")
-    if isinstance(vcs_info, dict):
-
-        def text(key: str) -> str | None:
-            value = vcs_info.get(key)
-            return value if isinstance(value, str) and value else None
-
-        return DirectUrl(
-            url,
-            False,
-            "vcs",
-            vcs=text("vcs"),
-            requested_revision=text("requested_revision"),
-            commit_id=text("commit_id"),
-            subdirectory=sub,
-        )
-    if isinstance(data.get("archive_info"), dict):
-        return DirectUrl(url, False, "archive", subdirectory=sub)
-    dir_info = data.get("dir_info")
-    if isinstance(dir_info, dict):
-        return DirectUrl(url, dir_info.get("editable") is True, "dir", subdirectory=sub)
-    log.warning("ignoring %s: no dir_info, archive_info or vcs_info", path)
-    return None
 
 
 # scanning ---------------------------------------------------------------------------------
@@ -414,7 +271,7 @@ def _listing(site_dir: str) -> list[str]:
     """Sorted names of the metadata entries in one site dir; a missing dir lists nothing."""
     try:
         with os.scandir(site_dir) as it:
-            names = [e.name for e in it if e.name.endswith((_DIST_INFO, _EGG_INFO))]
+            names = [e.name for e in it if e.name.endswith((DIST_INFO, EGG_INFO))]
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
@@ -443,13 +300,14 @@ def site_signature(site_dirs: Sequence[str | Path]) -> str:
 class Inventory:
     """The distributions visible on a list of site dirs, first of a name winning."""
 
-    __slots__ = ("_by_name", "_shadowed", "_signature")
+    __slots__ = ("_broken", "_by_name", "_shadowed", "_signature")
 
     def __init__(
         self,
         winners: Sequence[Distribution],
         shadowed: Sequence[Distribution] = (),
         signature: str = "",
+        broken: Sequence[Distribution] = (),
     ) -> None:
         self._by_name: dict[str, Distribution] = {}
         extra: list[Distribution] = list(shadowed)
@@ -460,19 +318,21 @@ class Inventory:
                 self._by_name[dist.name] = dist
         self._shadowed = tuple(extra)
         self._signature = signature
+        self._broken = tuple(broken)
 
     @classmethod
     def scan(cls, site_dirs: Sequence[str | Path]) -> Inventory:
         """List each site dir in order; METADATA is read only when a folder name is unclear."""
         winners: list[Distribution] = []
         shadowed: list[Distribution] = []
+        broken: list[Distribution] = []
         seen: set[str] = set()
         listings: list[tuple[str, list[str]]] = []
         for site_dir in _normalise_dirs(site_dirs):
             names = _listing(site_dir)
             listings.append((site_dir, names))
             for folder in names:
-                name, version = _split_folder(folder)
+                name, version = split_folder(folder)
                 try:
                     dist = Distribution(
                         os.path.join(site_dir, folder), site_dir, name=name, version=version
@@ -480,12 +340,15 @@ class Inventory:
                 except ValueError as exc:
                     log.warning("skipping %s", exc)
                     continue
+                if not dist.is_whole():
+                    broken.append(dist)  # half-installed: not importable, not installed
+                    continue
                 if dist.name in seen:
                     shadowed.append(dist)
                 else:
                     seen.add(dist.name)
                     winners.append(dist)
-        return cls(winners, shadowed, _digest(listings))
+        return cls(winners, shadowed, _digest(listings), broken)
 
     def get(self, name: str) -> Distribution | None:
         """The winning distribution of `name` (any spelling), or None."""
@@ -511,6 +374,12 @@ class Inventory:
     def shadowed(self) -> tuple[Distribution, ...]:
         """Later distributions of a name already found (never imported)."""
         return self._shadowed
+
+    @property
+    def broken(self) -> tuple[Distribution, ...]:
+        """`*.dist-info` folders without readable METADATA: an install cut short (a full disk,
+        a kill). They count as not installed; a sync removes them and installs again."""
+        return self._broken
 
     def versions(self) -> dict[str, str]:
         """Canonical name -> version of each winning distribution."""

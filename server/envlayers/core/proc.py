@@ -23,7 +23,16 @@ from typing import IO
 from envlayers.core.errors import Cancelled, OperationFailed
 from envlayers.core.redact import redact
 
-__all__ = ["CancelToken", "ProcResult", "child_env", "redact", "run"]
+__all__ = [
+    "CancelToken",
+    "ProcResult",
+    "Terminated",
+    "child_env",
+    "install_signal_handlers",
+    "redact",
+    "run",
+    "stop_children",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,56 @@ _KILL_GRACE = 3.0
 # How long to wait for a stream after its process exited (a daemonised grandchild may hold it).
 _DRAIN_TIMEOUT = 5.0
 _POLL = 0.05
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP (or SIGINT in a process that asked for it) arrived: unwind and exit.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it and every
+    `finally` on the way out (temporary folders, locks) still runs.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+# Every child `run()` started that has not been reaped: a signal stops them all.
+_LIVE: dict[int, subprocess.Popen[bytes]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_children() -> None:
+    """Stop the process group of every child still running, and wait for each."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE.values())
+    for proc in procs:
+        _kill_tree(proc)
+
+
+def install_signal_handlers(*, interrupt: bool = False) -> None:
+    """On SIGTERM and SIGHUP (and SIGINT with `interrupt`), stop every installer we started,
+    wait for it, then raise `Terminated` in the main thread.
+
+    Children run in their own session (so a terminal's Ctrl-C does not tear an install in
+    half behind our back): without this, a signal to envlayers would orphan them.
+    """
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        return  # pragma: no cover
+    sigs = [signal.SIGTERM, signal.SIGHUP]
+    if interrupt:
+        sigs.append(signal.SIGINT)
+    for sig in sigs:
+        signal.signal(sig, _on_signal)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    stop_children()
+    raise Terminated(signum)
 
 
 class CancelToken:
@@ -151,10 +210,56 @@ def run(
         )
     except OSError as exc:
         raise OperationFailed(f"cannot run {shown[0]}: {exc.strerror or exc}") from exc
+    with _LIVE_LOCK:
+        _LIVE[proc.pid] = proc
+    try:
+        return _supervise(proc, shown, on_line=on_line, cancel=cancel, timeout=timeout)
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.pop(proc.pid, None)
 
-    emit_lock = threading.Lock()
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    shown: tuple[str, ...],
+    *,
+    on_line: Callable[[str], None] | None,
+    cancel: CancelToken | None,
+    timeout: float | None,
+) -> ProcResult:
+    """Forward the child's lines, wait for its exit, or kill its tree on cancel/timeout."""
     out_lines: list[str] = []
     err_lines: list[str] = []
+    readers = _start_readers(proc, out_lines, err_lines, on_line)
+    reason = _wait(proc, cancel, timeout)
+    if reason is not None:
+        _kill_tree(proc)
+        for t in readers:
+            t.join(timeout=_DRAIN_TIMEOUT)
+        log.debug("%s: %s", reason, _join(shown))
+        raise Cancelled(f"{shown[0]} {reason}: {_join(shown)}")
+    for t in readers:
+        t.join(timeout=_DRAIN_TIMEOUT)
+        if t.is_alive():
+            log.warning("output of %s still open after it exited; not waiting for it", shown[0])
+    result = ProcResult(
+        cmd=shown,
+        returncode=proc.returncode,
+        stdout=_text(out_lines),
+        stderr=_text(err_lines),
+    )
+    log.debug("exit %d: %s", result.returncode, shown[0])
+    return result
+
+
+def _start_readers(
+    proc: subprocess.Popen[bytes],
+    out_lines: list[str],
+    err_lines: list[str],
+    on_line: Callable[[str], None] | None,
+) -> list[threading.Thread]:
+    """One thread per stream, each line (redacted) kept and passed to `on_line` in turn."""
+    emit_lock = threading.Lock()
 
     def emit(line: str) -> None:
         if on_line is None:
@@ -172,11 +277,16 @@ def run(
     ]
     for t in readers:
         t.start()
+    return readers
 
+
+def _wait(
+    proc: subprocess.Popen[bytes], cancel: CancelToken | None, timeout: float | None
+) -> str | None:
+    """Wait for the child's exit: None, or why it must be stopped (cancelled, timed out)."""
     woken = threading.Event()
     remove_cb = cancel.add_callback(woken.set) if cancel is not None else _noop
     deadline = None if timeout is None else time.monotonic() + timeout
-    reason: str | None = None
 
     def wait_exit() -> None:
         proc.wait()
@@ -189,39 +299,17 @@ def run(
         while True:
             woken.wait(_POLL)
             if proc.poll() is not None:
-                break
+                return None
             woken.clear()
             if cancel is not None and cancel.cancelled:
-                reason = "cancelled"
-                break
+                return "cancelled"
             if deadline is not None and time.monotonic() >= deadline:
-                reason = f"timed out after {timeout:g} s"
-                break
+                return f"timed out after {timeout:g} s"
     except BaseException:
         _kill_tree(proc)
         raise
     finally:
         remove_cb()
-
-    if reason is not None:
-        _kill_tree(proc)
-        for t in readers:
-            t.join(timeout=_DRAIN_TIMEOUT)
-        log.debug("%s: %s", reason, _join(shown))
-        raise Cancelled(f"{shown[0]} {reason}: {_join(shown)}")
-
-    for t in readers:
-        t.join(timeout=_DRAIN_TIMEOUT)
-        if t.is_alive():
-            log.warning("output of %s still open after it exited; not waiting for it", shown[0])
-    result = ProcResult(
-        cmd=shown,
-        returncode=proc.returncode,
-        stdout=_text(out_lines),
-        stderr=_text(err_lines),
-    )
-    log.debug("exit %d: %s", result.returncode, shown[0])
-    return result
 
 
 def _pump(stream: IO[bytes], sink: list[str], emit: Callable[[str], None]) -> None:
