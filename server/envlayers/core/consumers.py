@@ -24,6 +24,7 @@ from envlayers.core import interpreter as _interp
 from envlayers.core.errors import InvalidInput, OperationFailed
 from envlayers.core.fsutil import read_json, remove_tree
 from envlayers.core.inventory import Inventory
+from envlayers.core.render import launch_env
 from envlayers.core.report import Report
 from envlayers.core.satisfy import check, parse_request
 
@@ -64,7 +65,7 @@ def debug_configuration(
         "name": f"Python: envlayers ({label})",
         "python": report.interpreter,
         "cwd": report.workspace,
-        "env": report.env(),
+        "env": launch_env(report.virtual_env, report.path_prefix),  # PATH: `${env:PATH}`
         "justMyCode": True,
         "console": "integratedTerminal",
     }
