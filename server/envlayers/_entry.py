@@ -1,11 +1,11 @@
 """The `envlayers` entry point: answer a repeated `env` / `sync` from the stored report
 before importing argparse, the engine or anything heavy.
 
-`fast_options()` reads only the plain flags of those two commands; for anything else (another
-command, `--help`, `-v`, `--refresh`, requirement files, a flag it does not know) it returns
-None and the full command line (`envlayers.cli`) parses and runs the request. Its result must
-equal `Options.to_json()` of what argparse makes of the same words: a unit test holds them
-together.
+`fast_options()` reads only the plain flags of those two commands, from the one flag table
+(`flags.OPTION_FLAGS`, which argparse reads too); for anything else (another command, `--help`,
+`-v`, `--refresh`, requirement files, a flag it does not know) it returns None and the full
+command line (`envlayers.cli`) parses and runs the request. Its result must equal
+`Options.to_json()` of what argparse makes of the same words: a unit test holds them together.
 """
 
 from __future__ import annotations
@@ -13,39 +13,20 @@ from __future__ import annotations
 import os
 import sys
 
+from envlayers._stdio import stdout_closed
+from envlayers.flags import ENV_FORMATS, SYNC_FORMATS, fast_flags
+
 # Not `typing.TYPE_CHECKING`: importing typing costs milliseconds on the hot path.
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["fast_options", "main"]
+__all__ = ["fast_options", "main", "stdout_closed"]
 
-# flag -> (wire key, kind); kinds: "value", "list", "flag"
-_COMMON: dict[str, tuple[str, str]] = {
-    "--project": ("", "value"),
-    "--format": ("", "value"),
-    "--python": ("python", "value"),
-    "--group": ("groups", "list"),
-    "--extra": ("extras", "list"),
-    "--installer": ("installer", "value"),
-    "--index-url": ("indexUrl", "value"),
-    "--extra-index-url": ("extraIndexUrls", "list"),
-    "--find-links": ("findLinks", "list"),
-    "--no-dev": ("noDev", "flag"),
-    "--all-groups": ("allGroups", "flag"),
-    "--all-extras": ("allExtras", "flag"),
-    "--exact": ("exact", "flag"),
-    "--frozen": ("frozen", "flag"),
-    "--no-index": ("noIndex", "flag"),
-}
-_ENV_ONLY: dict[str, tuple[str, str]] = {
-    "--with": ("with", "list"),
-    "--with-editable": ("withEditable", "list"),
-    "--profile": ("profile", "value"),
-    "--no-sync": ("noSync", "flag"),
-}
-_FORMATS = {"env": ("text", "json", "shell", "dotenv", "pyright"), "sync": ("text", "json")}
+_FORMATS = {"env": ENV_FORMATS, "sync": SYNC_FORMATS}
+# A table kind -> how the fast reader takes it: one value, a repeated value, a switch.
+_READ = {"str?": "value", "strs": "list", "bool": "flag", "bool?": "flag"}
 
 
 def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]] | None:
@@ -53,21 +34,20 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
     if not argv or argv[0] not in _FORMATS:
         return None
     command = argv[0]
-    known = {**_COMMON, **(_ENV_ONLY if command == "env" else {})}
-    project, fmt = ".", "text"
+    known = fast_flags(command)
+    plain = {"--project": ".", "--format": "text"}
     wire: dict[str, object] = {}
     words = list(argv[1:])
     while words:
-        word = words.pop(0)
-        flag, eq, inline = word.partition("=")
+        flag, eq, inline = words.pop(0).partition("=")
         spec = known.get(flag)
-        if spec is None or not flag.startswith("--"):
+        how = "value" if spec is None else _READ[spec.kind]
+        if spec is None and flag not in plain:
             return None
-        key, kind = spec
-        if kind == "flag":
+        if how == "flag":
             if eq:
                 return None
-            wire[key] = True
+            wire[flag] = True
             continue
         if eq:
             value = inline
@@ -75,22 +55,24 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
             value = words.pop(0)
         else:
             return None
-        if flag == "--project":
-            project = value
-        elif flag == "--format":
-            fmt = value
-        elif kind == "list":
-            items = wire.setdefault(key, [])
+        if spec is None:
+            plain[flag] = value
+        elif how == "list":
+            items = wire.setdefault(flag, [])
             assert isinstance(items, list)
-            items.append(value)
+            items += spec.items([value])
+        elif spec.choices is not None and value not in spec.choices:
+            return None
         else:
-            wire[key] = value
-    if fmt not in _FORMATS[command] or wire.get("installer", "auto") not in ("auto", "uv", "pip"):
+            wire[flag] = value
+    if plain["--format"] not in _FORMATS[command]:
         return None
-    return command, project, fmt, wire
+    options = {known[f].wire: v for f, v in wire.items() if v != []}
+    return command, plain["--project"], plain["--format"], options
 
 
-def _try_fast(argv: Sequence[str]) -> int | None:
+def _try_fast(argv: Sequence[str]) -> str | None:
+    """The stored report's text for a repeated request whose inputs are unchanged, else None."""
     parsed = fast_options(argv)
     if parsed is None:
         return None
@@ -104,23 +86,24 @@ def _try_fast(argv: Sequence[str]) -> int | None:
     entry = fastpath.lookup(root, key)
     if entry is None:
         return None
-    text = fastpath.render(entry, fmt)
-    if text is None:
-        from envlayers.core.report import Report, render
+    from envlayers.core.render import render
 
-        text = render(Report.from_json(entry["report"]), fmt)
-    sys.stdout.write(text + "\n")
-    return 0
+    return render(entry["report"], fmt, entry["json"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        fast = _try_fast(args)
-    except (OSError, ValueError, KeyError, TypeError):
-        fast = None  # the full path will say what is wrong
-    if fast is not None:
-        return fast
-    from envlayers.cli import main as full
+        try:
+            text = _try_fast(args)
+        except (OSError, ValueError, KeyError, TypeError):
+            text = None  # the full path will say what is wrong
+        if text is not None:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            return 0
+        from envlayers.cli import main as full
 
-    return full(args)
+        return full(args)
+    except BrokenPipeError:
+        return stdout_closed()

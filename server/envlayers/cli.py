@@ -6,14 +6,19 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from envlayers.config import INSTALLER_CHOICES, Options
-from envlayers.core.errors import EnvlayersError, InvalidInput
+from envlayers._stdio import stdout_closed
+from envlayers.config import Options
+from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput
 from envlayers.core.redact import redact
+from envlayers.flags import ENV_FORMATS, OPTION_FLAGS, SYNC_FORMATS
 
 __all__ = ["main"]
+
+_TEXT_JSON = ("text", "json")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,70 +27,59 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"envlayers: error: {message}\n")
 
 
+def _request_options(p: argparse.ArgumentParser, scope: str) -> None:
+    """The request flags of `scope` ("sync" or "env"), from the one table (`flags`)."""
+    for f in OPTION_FLAGS:
+        if f.scope != scope:
+            continue
+        extra: dict[str, Any] = {"dest": f.field, "help": f.help}
+        if f.kind == "strs":
+            extra.update(action="append", default=[], metavar=f.metavar)
+        elif f.kind in ("bool", "bool?"):
+            extra.update(action="store_true", default=None if f.kind == "bool?" else False)
+        else:
+            extra.update(choices=f.choices, metavar=f.metavar)
+        p.add_argument(f.flag, **extra)
+
+
 def _sync_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", default=".", help="the workspace folder (or a path inside it)")
-    p.add_argument("--python", help="interpreter request: version, range or path")
-    p.add_argument(
-        "--group",
-        action="append",
-        default=[],
-        dest="groups",
-        help="also sync this dependency group",
-    )
-    p.add_argument("--no-dev", action="store_true", help="do not sync the dev group")
-    p.add_argument("--all-groups", action="store_true", help="sync every dependency group")
-    p.add_argument(
-        "--extra", action="append", default=[], dest="extras", help="sync this optional extra"
-    )
-    p.add_argument("--all-extras", action="store_true", help="sync every optional extra")
-    p.add_argument(
-        "--exact", action="store_true", default=None, help="remove packages nothing asks for"
-    )
-    p.add_argument("--frozen", action="store_true", help="install from pylock.toml as it is")
-    p.add_argument(
-        "--installer", choices=INSTALLER_CHOICES, help="installer to use (default: auto)"
-    )
-    p.add_argument("--index-url", help="base URL of the package index")
-    p.add_argument("--extra-index-url", action="append", default=[], dest="extra_index_urls")
-    p.add_argument(
-        "--find-links", action="append", default=[], help="a folder or URL of distributions"
-    )
-    p.add_argument("--no-index", action="store_true", default=None, help="ignore package indexes")
+    _request_options(p, "sync")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output on stderr")
 
 
 def _env_options(p: argparse.ArgumentParser) -> None:
     _sync_options(p)
-    p.add_argument(
-        "--with",
-        action="append",
-        default=[],
-        dest="with_",
-        metavar="REQ",
-        help="an extra requirement for the layer",
-    )
-    p.add_argument("--with-requirements", action="append", default=[], metavar="FILE")
-    p.add_argument("--with-editable", action="append", default=[], metavar="PATH")
-    p.add_argument("--profile", help="a profile from [tool.envlayers.profiles]")
-    p.add_argument("--no-sync", action="store_true", help="do not sync the base first")
-    p.add_argument("--refresh", action="store_true", help="rebuild the layers")
+    _request_options(p, "env")
+
+
+def _format(p: argparse.ArgumentParser, choices: Sequence[str], default: str = "text") -> None:
+    p.add_argument("--format", choices=tuple(choices), default=default)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("envlayers")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="envlayers", description="Layered Python environments that editors can see."
     )
+    parser.add_argument("--version", action="version", version=f"envlayers {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("sync", help="sync the workspace environment from pyproject.toml")
     _sync_options(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    _format(p, SYNC_FORMATS)
 
     p = sub.add_parser("env", help="build or reuse layers, compose them and print the report")
     _env_options(p)
-    p.add_argument(
-        "--format", choices=("text", "json", "shell", "dotenv", "pyright"), default="text"
-    )
+    _format(p, ENV_FORMATS)
 
     p = sub.add_parser("run", help="run a command in the composition")
     _env_options(p)
@@ -98,33 +92,36 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--name")
     k.add_argument("--display-name")
     k.add_argument("--user", action="store_true", help="also install into the user's kernels dir")
+    _format(k, _TEXT_JSON, "json")
 
     p = sub.add_parser("debug-config", help="a debugpy launch configuration for the composition")
     _env_options(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--program")
     g.add_argument("--module")
-    p.add_argument("--format", choices=("json",), default="json")
+    _format(p, _TEXT_JSON, "json")
 
     p = sub.add_parser("layers", help="manage the layer cache")
     lsub = p.add_subparsers(dest="layers_command", required=True, parser_class=_Parser)
     lp = lsub.add_parser("list")
-    lp.add_argument("--format", choices=("text", "json"), default="text")
+    _format(lp, _TEXT_JSON)
     lp = lsub.add_parser("prune")
     lp.add_argument("--older-than", type=float, metavar="DAYS")
     lp.add_argument("--all", action="store_true")
-    lp.add_argument("--format", choices=("text", "json"), default="text")
+    _format(lp, _TEXT_JSON)
     lp = lsub.add_parser("remove")
     lp.add_argument("key")
+    _format(lp, _TEXT_JSON, "json")
 
     p = sub.add_parser("compositions", help="the workspace's composed environments")
     csub = p.add_subparsers(dest="compositions_command", required=True, parser_class=_Parser)
     cp = csub.add_parser("list")
     cp.add_argument("--project", default=".")
-    cp.add_argument("--format", choices=("text", "json"), default="text")
+    _format(cp, _TEXT_JSON)
     cp = csub.add_parser("remove", help="delete a composed env and its Jupyter kernelspecs")
     cp.add_argument("name")
     cp.add_argument("--project", default=".")
+    _format(cp, _TEXT_JSON, "json")
 
     p = sub.add_parser("serve", help="run the language server")
     g = p.add_mutually_exclusive_group()
@@ -136,28 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(ns: argparse.Namespace) -> Options:
+    """The request of a parsed command line, read through the flag table."""
     g = vars(ns)
-    return Options(
-        with_=tuple(g.get("with_") or ()),
-        with_requirements=tuple(g.get("with_requirements") or ()),
-        with_editable=tuple(g.get("with_editable") or ()),
-        profile=g.get("profile"),
-        no_sync=bool(g.get("no_sync")),
-        refresh=bool(g.get("refresh")),
-        python=g.get("python"),
-        groups=tuple(g.get("groups") or ()),
-        no_dev=bool(g.get("no_dev")),
-        all_groups=bool(g.get("all_groups")),
-        extras=tuple(g.get("extras") or ()),
-        all_extras=bool(g.get("all_extras")),
-        exact=g.get("exact"),
-        frozen=bool(g.get("frozen")),
-        installer=g.get("installer"),
-        index_url=g.get("index_url"),
-        extra_index_urls=tuple(g.get("extra_index_urls") or ()),
-        find_links=tuple(g.get("find_links") or ()),
-        no_index=g.get("no_index"),
-    )
+    values: dict[str, Any] = {}
+    for f in OPTION_FLAGS:
+        raw = g.get(f.field)
+        if f.kind == "strs":
+            values[f.field] = tuple(f.items(raw or ()))
+        elif f.kind == "bool":
+            values[f.field] = bool(raw)
+        else:
+            values[f.field] = raw
+    return Options(**values)
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -169,9 +156,63 @@ def _setup_logging(verbosity: int) -> None:
     root = logging.getLogger("envlayers")
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # python-discovery says what it makes of every other interpreter it meets ("... is Python
+    # 2.7, older than ..."): not ours to show unless asked (-v its warnings, -vv everything).
+    discovery = logging.getLogger("python_discovery")
+    discovery.handlers[:] = [handler if verbosity > 0 else logging.NullHandler()]
+    discovery.propagate = False
+    discovery.setLevel(logging.WARNING if verbosity <= 1 else logging.DEBUG)
+
+
+_TEMP_MARKERS = (".tmp-", "envlayers-constraints-", "envlayers-uvlock-")
+
+
+def _temp_folders(cmd: Sequence[str]) -> list[str]:
+    """The temporary folders and files a failed installer command names (our build folders)."""
+    found: list[str] = []
+    for arg in cmd:
+        _, _, value = arg.rpartition("=")
+        parts = value.split(os.sep)
+        for i, part in enumerate(parts):
+            if value.startswith(os.sep) and any(m in part for m in _TEMP_MARKERS):
+                found.append(os.sep.join(parts[: i + 1]))
+                break
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _error_text(exc: EnvlayersError, verbosity: int) -> str:
+    """What failed, for a person. An installer failure names the step, the installer, its exit
+    status and its own last lines; its command line and our temporary paths are shown only
+    with -v (they are noise, and long)."""
+    if not isinstance(exc, InstallFailed) or verbosity > 0:
+        return redact(str(exc))
+    installer = os.path.basename(exc.cmd[0]) if exc.cmd else "installer"
+    if len(exc.cmd) > 2 and exc.cmd[1:3] == ("-m", "pip"):
+        installer = "pip"
+    what, found, _ = str(exc).partition(": installer failed")
+    status = f"{installer} exited with status {exc.returncode}"
+    head = f"{what} ({status})" if found and what else status
+    tail = exc.stderr_tail.strip()
+    for folder in _temp_folders(exc.cmd):
+        tail = tail.replace(folder, "<temporary build folder>")
+    lines = [
+        head,
+        *([tail] if tail else []),
+        "(run again with -v for the installer's command line)",
+    ]
+    return redact("\n".join(lines))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _parse_and_run(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
+
+
+def _parse_and_run(argv: Sequence[str] | None) -> int:
     from envlayers.core.proc import Terminated, install_signal_handlers
 
     parser = build_parser()
@@ -199,11 +240,13 @@ def _main(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
             port = int(port_text)
         serve(mode, host, port, ns.log_file, bool(ns.verbose))
         return 0
+    verbosity = int(getattr(ns, "verbose", 0) or 0)
     try:
-        _setup_logging(int(getattr(ns, "verbose", 0) or 0))
+        _setup_logging(verbosity)
         return _dispatch(ns)
     except EnvlayersError as exc:
-        print(f"envlayers: error: {redact(str(exc))}", file=sys.stderr)
+        sys.stdout.flush()
+        print(f"envlayers: error: {_error_text(exc, verbosity)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("envlayers: interrupted", file=sys.stderr)
@@ -252,19 +295,20 @@ def _dispatch(ns: argparse.Namespace) -> int:
             on_line=on_line,
             cancel=cancel,
         )
-        print(json.dumps(result, indent=2))
+        _print(ns.format, result, _kernel_text)
         return 0
     if cmd == "debug-config":
         config = engine.debug_configuration(
             Path(ns.project), _options(ns), program=ns.program, module=ns.module
         )
-        print(json.dumps(config, indent=2))
+        _print(ns.format, config, _debug_text)
         return 0
     if cmd == "layers":
         return _layers(engine, ns)
     if cmd == "compositions":
         if ns.compositions_command == "remove":
-            print(json.dumps(engine.remove_composition(Path(ns.project), ns.name)))
+            removed = engine.remove_composition(Path(ns.project), ns.name)
+            _print(ns.format, removed, _removed_text, indent=None)
             return 0
         rows = engine.list_compositions(Path(ns.project))
         if ns.format == "json":
@@ -285,14 +329,8 @@ def _layers(engine: object, ns: argparse.Namespace) -> int:
         rows = engine.list_layers()
         if ns.format == "json":
             print(json.dumps(rows, indent=2))
-        elif not rows:
-            print("no layers")
         else:
-            for row in rows:
-                reqs = row.get("requirements")
-                shown = ", ".join(str(r) for r in reqs) if isinstance(reqs, list) else ""
-                size = int(str(row.get("sizeBytes", 0))) / 1e6
-                print(f"{row['key']}  {size:7.1f} MB  last used {row['lastUsed']}  {shown}")
+            print(_layers_table(rows))
         return 0
     if ns.layers_command == "prune":
         result = engine.prune_layers(older_than_days=ns.older_than, all=ns.all)
@@ -304,8 +342,79 @@ def _layers(engine: object, ns: argparse.Namespace) -> int:
             print(f"removed {count} layer(s), freed {int(str(result['freedBytes'])) / 1e6:.1f} MB")
         return 0
     result = engine.remove_layer(ns.key)
-    print(json.dumps(result))
+    _print(ns.format, result, _removed_text, indent=None)
     return 0
+
+
+# -- text renderings of the administrative commands ------------------------------------------
+def _print(
+    fmt: str,
+    value: Mapping[str, object],
+    text: Callable[[Mapping[str, object]], str],
+    indent: int | None = 2,
+) -> None:
+    print(json.dumps(value, indent=indent) if fmt == "json" else text(value))
+
+
+def _strs(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns under a header row; the last column is not padded."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
+    lines = []
+    for row in (header, *rows):
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _layers_table(rows: Sequence[Mapping[str, object]]) -> str:
+    if not rows:
+        return "no layers"
+    body = []
+    for row in rows:
+        size = int(str(row.get("sizeBytes", 0))) / 1e6
+        key = str(row.get("key")) + ("" if row.get("valid", True) else " (damaged)")
+        users = ", ".join(_strs(row.get("usedBy"))) or "-"
+        reqs = ", ".join(_strs(row.get("requirements")))
+        body.append([key, f"{size:.1f} MB", str(row.get("lastUsed")), users, reqs])
+    return _table(["KEY", "SIZE", "LAST USED", "USED BY", "REQUIREMENTS"], body)
+
+
+def _kernel_text(result: Mapping[str, object]) -> str:
+    lines = [
+        f"installed kernel {result.get('name')} ({result.get('displayName')})",
+        f"  interpreter:  {result.get('interpreter')}",
+        f"  kernelspec:   {result.get('path')}",
+    ]
+    if result.get("userPath"):
+        lines.append(f"  user copy:    {result.get('userPath')}")
+    if result.get("addedIpykernel"):
+        lines.append("  ipykernel was added to the composition")
+    return "\n".join(lines)
+
+
+def _debug_text(config: Mapping[str, object]) -> str:
+    env = config.get("env")
+    lines = [
+        f"{config.get('name')}",
+        f"  python:   {config.get('python')}",
+        f"  cwd:      {config.get('cwd')}",
+    ]
+    for key in ("program", "module"):
+        if key in config:
+            lines.append(f"  {key + ':':<9} {config[key]}")
+    for name, value in env.items() if isinstance(env, dict) else ():
+        lines.append(f"  env {name}={value}")
+    return "\n".join(lines)
+
+
+def _removed_text(result: Mapping[str, object]) -> str:
+    lines = [f"removed {item}" for item in _strs(result.get("removed"))]
+    lines += [f"removed kernelspec {path}" for path in _strs(result.get("kernelspecs"))]
+    return "\n".join(lines) or "nothing removed"
 
 
 def _run(argv: list[str], env_vars: dict[str, str]) -> int:

@@ -7,33 +7,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from envlayers.core.errors import InvalidInput
+from envlayers.flags import INSTALLER_CHOICES, OPTION_FLAGS
 
 __all__ = ["INSTALLER_CHOICES", "Options"]
 
-INSTALLER_CHOICES = ("auto", "uv", "pip")
-
-# camelCase wire name -> (field name, kind); kinds: "str", "str?", "bool", "bool?", "strs"
-_WIRE: dict[str, tuple[str, str]] = {
-    "with": ("with_", "strs"),
-    "withRequirements": ("with_requirements", "strs"),
-    "withEditable": ("with_editable", "strs"),
-    "profile": ("profile", "str?"),
-    "noSync": ("no_sync", "bool"),
-    "refresh": ("refresh", "bool"),
-    "python": ("python", "str?"),
-    "groups": ("groups", "strs"),
-    "noDev": ("no_dev", "bool"),
-    "allGroups": ("all_groups", "bool"),
-    "extras": ("extras", "strs"),
-    "allExtras": ("all_extras", "bool"),
-    "exact": ("exact", "bool?"),
-    "frozen": ("frozen", "bool"),
-    "installer": ("installer", "str?"),
-    "indexUrl": ("index_url", "str?"),
-    "extraIndexUrls": ("extra_index_urls", "strs"),
-    "findLinks": ("find_links", "strs"),
-    "noIndex": ("no_index", "bool?"),
-}
+# camelCase wire name -> (field name, kind), from the one flag table (`flags.OPTION_FLAGS`).
+_WIRE: dict[str, tuple[str, str]] = {f.wire: (f.field, f.kind) for f in OPTION_FLAGS}
 # Keys that callers may send beside the options and that are not ours to decode here.
 _PASSTHROUGH = frozenset(
     {"workspace", "program", "module", "name", "displayName", "user", "key", "olderThanDays", "all"}

@@ -27,11 +27,16 @@ def debugger_env(config: Mapping[str, object], inherited: Mapping[str, str]) -> 
 
     VS Code's Python debugger starts from the configuration's variables, then adds every inherited
     one it does not set (`mergeVariables`), so `PATH` and `VIRTUAL_ENV` are the configuration's.
+    VS Code first substitutes `${env:NAME}` with the launching environment's value.
     """
     raw = config.get("env")
     assert isinstance(raw, dict), config
     env = dict(inherited)
-    env.update({str(k): str(v) for k, v in raw.items()})
+    for key, value in raw.items():
+        text = str(value)
+        for name, inherited_value in inherited.items():
+            text = text.replace("${env:" + name + "}", inherited_value)
+        env[str(key)] = text
     return env
 
 

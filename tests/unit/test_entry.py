@@ -21,6 +21,8 @@ AGREE = [
     ["env", "--python", "3.12", "--installer", "uv", "--index-url", "https://u:t@h/simple"],
     ["env", "--extra-index-url", "https://a/simple", "--extra-index-url", "https://b/simple"],
     ["sync", "--format", "json", "--installer", "pip"],
+    ["env", "--with", "alpha,beta", "--with=gamma, delta"],
+    ["env", "--with", "pkg[x,y]>=1,<2", "--with", ",", "--format", "pyright"],
 ]
 
 
@@ -74,9 +76,9 @@ def test_fast_reader_gives_up_on_the_rest(argv: list[str]) -> None:
     ],
 )
 def test_request_keys_never_hold_credentials(text: str, expected: str) -> None:
-    from envlayers.core.fastpath import _scrub
+    from envlayers.core.redact import redact  # the one redaction, shared with the fast path
 
-    assert _scrub(text) == expected
+    assert redact(text) == expected
 
 
 def test_a_stored_entry_must_vouch_for_the_workspace_pyproject(tmp_path: Path) -> None:
@@ -96,3 +98,42 @@ def test_a_stored_entry_must_vouch_for_the_workspace_pyproject(tmp_path: Path) -
     assert entry is not None and entry["report"]["interpreter"] == "/ok"
     (root / "pyproject.toml").write_text("[project]\nname = 'changed'\n")
     assert fastpath.lookup(str(root), key) is None
+
+
+def test_one_flag_table_for_argparse_the_fast_path_and_the_wire() -> None:
+    from dataclasses import fields
+
+    from envlayers.config import _WIRE, Options
+    from envlayers.flags import OPTION_FLAGS
+
+    assert {f.field for f in OPTION_FLAGS} == {f.name for f in fields(Options)}
+    assert {f.wire: (f.field, f.kind) for f in OPTION_FLAGS} == _WIRE
+    # Every table flag reaches argparse: `env` (which has them all) parses each one.
+    for f in OPTION_FLAGS:
+        words = [f.flag] if f.kind in ("bool", "bool?") else [f.flag, "auto"]
+        ns = build_parser().parse_args(["env", *words])
+        assert getattr(ns, f.field) not in (None, False, []), f.flag
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ("a,b", ["a", "b"]),
+        ("a, b ,,c", ["a", "b", "c"]),
+        ("pkg[x,y]>=1,<2", ["pkg[x,y]>=1,<2"]),
+        ("pkg (>=1,<2),c", ["pkg (>=1,<2)", "c"]),
+        ("x>=1, !=1.5,y~=2", ["x>=1, !=1.5", "y~=2"]),
+        ("pkg @ https://h/a,b.whl", ["pkg @ https://h/a,b.whl"]),
+        ("pkg @ https://h/a.whl, other", ["pkg @ https://h/a.whl", "other"]),
+        ("file:///w/a,b.whl", ["file:///w/a,b.whl"]),
+        ("a; python_version < '3.12', b", ["a; python_version < '3.12'", "b"]),
+        ("a; platform_release == 'x,y'", ["a; platform_release == 'x,y'"]),
+        (",", []),
+    ],
+)
+def test_with_splits_comma_lists_like_uv(text: str, items: list[str]) -> None:
+    from envlayers.flags import split_requirements
+
+    assert split_requirements(text) == items
+    ns = build_parser().parse_args(["env", "--with", text])
+    assert list(_options(ns).with_) == items

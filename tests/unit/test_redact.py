@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envlayers.core.proc import redact
 
@@ -49,3 +53,35 @@ def test_redact_multiline() -> None:
     out = redact(text)
     assert "secret" not in out
     assert out.count("\n") == 2
+
+
+# The rule as a regular expression: the oracle the string-method implementation must match.
+_ORACLE = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#@]+(?:@[^/\s?#@]+)*)@"
+)
+_PIECES = st.sampled_from(
+    ["://", "@", "/", "?", "#", ":", " ", "\t", "\n", "'", '"', ",", ")", "_", "+", ".", "-",
+     "https", "git+ssh", "u", "p", "h", "1", "é", "\u00a0", "\u2003", "x9"]
+)  # fmt: skip
+_NOISE = st.lists(_PIECES, max_size=5).map("".join)
+_CHARS = st.text(alphabet="ab1:_+.-@/?#' \t\né\u00a0", max_size=8)
+# Mostly URL-shaped: noise, a scheme, `://`, userinfo-ish characters, an `@`, more of the same.
+_URLISH = st.tuples(
+    _NOISE, st.sampled_from(["https", "git+ssh", "a.b-c", "1x", "_h", "é"]), _CHARS, _CHARS, _NOISE
+).map(lambda t: f"{t[0]}{t[1]}://{t[2]}@{t[3]}{t[4]}")
+
+
+def _oracle(text: str) -> str:
+    return _ORACLE.sub(lambda m: f"{m.group('scheme')}****@", text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_URLISH, st.lists(_PIECES, max_size=14).map("".join)))
+def test_redact_matches_its_regular_expression(text: str) -> None:
+    assert redact(text) == _oracle(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_redact_matches_its_regular_expression_on_any_text(text: str) -> None:
+    assert redact(text) == _oracle(text)

@@ -26,6 +26,7 @@ from envlayers.core.kernelspecs import (
     write_kernel_dir,
 )
 from envlayers.core.proc import CancelToken
+from envlayers.core.render import launch_env
 from envlayers.core.report import Report
 from envlayers.core.satisfy import check, parse_request
 
@@ -65,7 +66,7 @@ def debug_configuration(
         "name": f"Python: envlayers ({label})",
         "python": report.interpreter,
         "cwd": report.workspace,
-        "env": report.env(),
+        "env": launch_env(report.virtual_env, report.path_prefix),  # PATH: `${env:PATH}`
         "justMyCode": True,
         "console": "integratedTerminal",
     }

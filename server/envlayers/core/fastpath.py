@@ -1,11 +1,11 @@
 """The no-op fast path: a repeated `env` / `sync` whose inputs did not change is a file compare.
 
-After each compose or sync the engine stores the report with the `stat` of every file and
-folder it was computed from (`<workspace>/.envlayers/report-cache.bin`). A later identical
-request whose stats all match prints that report without importing the engine, probing an
-interpreter or starting a process. Only builtin modules and `os` are imported here: this
-module (and the renderings it shares with `report`) is on the hot path: it reads a `marshal`
-file (a builtin module) and never imports `json`, `hashlib` or `pathlib`, which would cost
+After each compose or sync the engine stores the report with a `Snapshot` (the `stat`) of every
+file and folder it was computed from (`<workspace>/.envlayers/report-cache.bin`). A later
+identical request whose snapshot is unchanged prints that report (`core.render`) without
+importing the engine, probing an interpreter or starting a process. Only builtin modules, `os`
+and the stdlib-only `redact`, `render` and `snapshot` are imported here: it reads a `marshal`
+file (a builtin module) and never imports `json`, `re`, `hashlib` or `pathlib`, which would cost
 more than the rest of the work together.
 """
 
@@ -15,6 +15,9 @@ import marshal
 import os
 import sys
 
+from envlayers.core.redact import redact
+from envlayers.core.snapshot import Snapshot, stat_all
+
 # Not `typing.TYPE_CHECKING`: importing typing costs milliseconds on the hot path.
 TYPE_CHECKING = False
 
@@ -22,18 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-__all__ = [
-    "composed_env",
-    "dotenv_lines",
-    "find_root",
-    "json_text",
-    "lookup",
-    "request_key",
-    "shell_lines",
-    "stat_all",
-    "store",
-    "text_lines",
-]
+__all__ = ["CACHE_NAME", "find_root", "lookup", "request_key", "stat_all", "store"]
 
 CACHE_NAME = "report-cache.bin"
 _FORMAT = 3
@@ -42,49 +34,16 @@ _HEADER = f"envlayers-fast {_FORMAT} {sys.version}\n".encode()
 _MAX_ENTRIES = 16
 
 
-def stat_all(paths: Sequence[str]) -> list[object]:
-    """(mtime_ns, size, inode) of each path, None where missing: cheap and exact enough."""
-    out: list[object] = []
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except OSError:
-            out.append(None)
-            continue
-        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return out
-
-
 def request_key(command: str, options: Mapping[str, object]) -> str:
-    """A canonical text of the request, credentials scrubbed (no hashing: `hashlib` alone
-    costs 5 ms to import, and no `re`: see `_scrub`)."""
+    """A canonical text of the request, credentials redacted (no hashing: `hashlib` alone
+    costs 5 ms to import)."""
     items = sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
-    return _scrub(repr((_FORMAT, command, items, os.environ.get("ENVLAYERS_CACHE_DIR", ""))))
-
-
-def _scrub(text: str) -> str:
-    """`scheme://user:token@host` -> `scheme://****@host`, with string methods only."""
-    out, start = [], 0
-    while (i := text.find("://", start)) >= 0:
-        head = i + 3
-        end = len(text)
-        for stop in "/?#'\" ,)":
-            j = text.find(stop, head)
-            if 0 <= j < end:
-                end = j
-        at = text.rfind("@", head, end)
-        out.append(text[start:head])
-        if at >= 0:
-            out.append("****")
-            start = at
-        else:
-            start = head
-    out.append(text[start:])
-    return "".join(out)
+    return redact(repr((_FORMAT, command, items, os.environ.get("ENVLAYERS_CACHE_DIR", ""))))
 
 
 def find_root(start: str) -> str | None:
-    """The folder holding pyproject.toml at or above `start` (no other checks)."""
+    """The folder holding pyproject.toml at or above `start` (no other checks): what
+    `project.find_workspace` finds, with `os.path` only (a property test holds them together)."""
     path = os.path.abspath(os.path.expanduser(start))
     if os.path.isfile(path):
         path = os.path.dirname(path)
@@ -125,7 +84,10 @@ def lookup(root: str, key: str) -> dict[str, Any] | None:
     # nanoseconds cannot be guessed, so a crafted file (a committed `.envlayers/`) never matches.
     if os.path.join(root, "pyproject.toml") not in paths:
         return None
-    if stat_all(paths) != stats:
+    try:
+        if Snapshot(paths, stats).changed():
+            return None
+    except ValueError:  # not one stat per path: not ours
         return None
     return entry
 
@@ -181,142 +143,3 @@ def _with_env(report: Mapping[str, object], env: object) -> dict[str, object]:
         if key == "pathPrefix":
             out["env"] = env
     return out
-
-
-# -- renderings shared with `report` -----------------------------------------------------------
-def composed_env(
-    virtual_env: str, path_prefix: Sequence[str], inherited_path: str | None = None
-) -> dict[str, str]:
-    """VIRTUAL_ENV and PATH for a terminal, task or debugger; never PYTHONPATH."""
-    current = os.environ.get("PATH", "") if inherited_path is None else inherited_path
-    parts = list(path_prefix)
-    parts += [p for p in current.split(os.pathsep) if p and p not in parts]
-    return {"VIRTUAL_ENV": virtual_env, "PATH": os.pathsep.join(parts)}
-
-
-def _jstr(text: str) -> str:
-    """`json.dumps` of one string (ASCII-only output, as json's default), without json."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif 0x20 <= code < 0x7F:
-            out.append(ch)
-        elif ch in _SHORT:
-            out.append(_SHORT[ch])
-        elif code > 0xFFFF:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
-        else:
-            out.append(f"\\u{code:04x}")
-    return '"' + "".join(out) + '"'
-
-
-_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-
-
-def json_text(entry: Mapping[str, Any]) -> str:
-    """The JSON report: the stored rendering with `env` computed now, after `pathPrefix`."""
-    before, after = entry["json"]
-    report = entry["report"]
-    prefix = report.get("pathPrefix")
-    env = composed_env(
-        str(report.get("virtualEnv", "")),
-        [str(p) for p in prefix] if isinstance(prefix, list) else [],
-    )
-    inner = ",\n".join(f"    {_jstr(k)}: {_jstr(v)}" for k, v in env.items())
-    return f"{before}{{\n{inner}\n  }}{after}"
-
-
-def shell_lines(env: Mapping[str, str]) -> str:
-    import shlex
-
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines.append("unset PYTHONHOME PYTHONPATH")
-    return "\n".join(lines)
-
-
-def dotenv_lines(env: Mapping[str, str]) -> str:
-    return "\n".join(f"{k}={_dotenv_quote(v)}" for k, v in env.items())
-
-
-def _dotenv_quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "/._-:+,@%=" for c in value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _strs(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def text_lines(data: Mapping[str, object]) -> str:
-    """The human-readable report, from its JSON form."""
-    sync = data.get("sync")
-    sync = sync if isinstance(sync, dict) else {}
-    lines = [
-        f"workspace:    {data.get('workspace')}",
-        f"composition:  {data.get('name') or '(base only)'}",
-        f"interpreter:  {data.get('interpreter')}",
-        f"python:       {data.get('pythonVersion')}",
-        f"base:         {data.get('baseInterpreter')} ({sync.get('state')})",
-    ]
-    layers = data.get("layers")
-    if isinstance(layers, list) and layers:
-        lines.append("layers (top first):")
-        for layer in layers:
-            if not isinstance(layer, dict):
-                continue
-            pkgs = layer.get("packages")
-            reused = "reused" if layer.get("reused") else "built"
-            shown = ", ".join(_strs(layer.get("requirements")))
-            lines.append(f"  {layer.get('key')}  [{reused}]  {shown}")
-            if isinstance(pkgs, dict):
-                lines.append("    " + ", ".join(f"{k} {v}" for k, v in sorted(pkgs.items())))
-    else:
-        lines.append("layers:       none")
-    if satisfied := _strs(data.get("satisfiedByBase")):
-        lines.append("satisfied by the base: " + ", ".join(satisfied))
-    conflicts = data.get("conflicts")
-    for c in conflicts if isinstance(conflicts, list) else []:
-        if not isinstance(c, dict):
-            continue
-        shadows = c.get("shadows")
-        shadow_txt = ", ".join(
-            f"{s.get('version')} from {s.get('source')}"
-            for s in (shadows if isinstance(shadows, list) else [])
-            if isinstance(s, dict)
-        )
-        lines.append(
-            f"conflict: {c.get('name')} {c.get('version')} from {c.get('source')} shadows {shadow_txt}"
-        )
-        lines += [f"  breaks: {b}" for b in _strs(c.get("breaks"))]
-    for label, key in (
-        ("installed:   ", "installed"),
-        ("removed:     ", "removed"),
-        ("extraneous:  ", "extraneous"),
-    ):
-        if items := _strs(sync.get(key)):
-            lines.append(f"{label} " + ", ".join(items))
-    lines += [f"warning: {w}" for w in _strs(data.get("warnings"))]
-    return "\n".join(lines)
-
-
-def render(entry: Mapping[str, Any], fmt: str) -> str | None:
-    """A stored entry in `fmt`, or None for formats only the full `report.render` knows."""
-    data = entry["report"]
-    if fmt == "json":
-        return json_text(entry)
-    if fmt == "text":
-        return text_lines(data)
-    if fmt in ("shell", "dotenv"):
-        prefix = data.get("pathPrefix")
-        env = composed_env(
-            str(data.get("virtualEnv", "")),
-            [str(p) for p in prefix] if isinstance(prefix, list) else [],
-        )
-        return shell_lines(env) if fmt == "shell" else dotenv_lines(env)
-    return None

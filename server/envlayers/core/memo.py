@@ -14,11 +14,12 @@ from envlayers.core.active import active_path
 from envlayers.core.base import SYNC_STAMP
 from envlayers.core.compose import COMPOSITION_RECORD, overlay_files
 from envlayers.core.errors import InvalidInput
-from envlayers.core.fastpath import request_key, stat_all, store
+from envlayers.core.fastpath import request_key, store
 from envlayers.core.layers import LAYER_META
 from envlayers.core.plan import Plan
 from envlayers.core.project import Project, load_project
 from envlayers.core.report import Report
+from envlayers.core.snapshot import Snapshot, stat_all
 
 __all__ = ["ProjectMemo", "ReportMemo", "remember", "watch_paths"]
 
@@ -48,18 +49,18 @@ class ProjectMemo:
 
 
 class ReportMemo:
-    """Reports per workspace, each valid while the `stat` of its watched paths is unchanged."""
+    """Reports per workspace, each valid while its watched paths' `Snapshot` is unchanged."""
 
     def __init__(self) -> None:
-        self._reports: dict[Path, tuple[tuple[str, ...], list[object], Report]] = {}
+        self._reports: dict[Path, tuple[Snapshot, Report]] = {}
         self._lock = threading.Lock()
 
     def fresh(self, root: Path) -> Report | None:
         """The memoised report of `root` when still current (a handful of `stat` calls)."""
         with self._lock:
             hit = self._reports.get(root)
-        if hit is not None and stat_all(hit[0]) == hit[1]:
-            return hit[2]
+        if hit is not None and not hit[0].changed():
+            return hit[1]
         return None
 
     def compute(
@@ -68,14 +69,13 @@ class ReportMemo:
         """`make()`, memoised unless a watched path changed while it ran."""
         with self._lock:
             hit = self._reports.get(root)
-        previous = hit[0] if hit is not None else ()
-        before = stat_all(previous)
+        before = Snapshot.take(hit[0].paths if hit is not None else ())
         report = make()
         paths = watch(report)
-        if paths == previous and stat_all(paths) != before:
+        if paths == before.paths and before.changed():
             return report  # something changed while we computed: do not memoise
         with self._lock:
-            self._reports[root] = (paths, stat_all(paths), report)
+            self._reports[root] = (Snapshot.take(paths), report)
         return report
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from envlayers.core.fastpath import composed_env, dotenv_lines, shell_lines, text_lines
+from envlayers.core import render as _render
 from envlayers.core.redact import redact
+from envlayers.core.render import FORMATS, composed_env
 
-__all__ = ["SCHEMA_VERSION", "Report", "SyncInfo", "render"]
+__all__ = ["FORMATS", "SCHEMA_VERSION", "Report", "SyncInfo", "render"]
 
 SCHEMA_VERSION = 1
-FORMATS = ("text", "json", "shell", "dotenv", "pyright")
 
 
 @dataclass(frozen=True)
@@ -112,24 +111,9 @@ class Report:
 
     def pyright_settings(self) -> dict[str, object]:
         """Settings for static tools that cannot switch interpreter."""
-        return {
-            "python.defaultInterpreterPath": self.interpreter,
-            "python.analysis.extraPaths": list(self.sys_path),
-            "pyrightconfig": {
-                "extraPaths": list(self.sys_path),
-                "venvPath": os.path.dirname(self.virtual_env),
-                "venv": os.path.basename(self.virtual_env),
-            },
-        }
+        return _render.pyright_settings(self.to_json())
 
 
 def render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(report.to_json(), indent=2)
-    if fmt == "pyright":
-        return json.dumps(report.pyright_settings(), indent=2)
-    if fmt == "shell":
-        return shell_lines(report.env())
-    if fmt == "dotenv":
-        return dotenv_lines(report.env())
-    return text_lines(report.to_json())
+    """`report` in one of `FORMATS` (see `core.render`, shared with the CLI's fast path)."""
+    return _render.render(report.to_json(), fmt)
