@@ -58,6 +58,8 @@ COMMANDS = (
     "envlayers.listLayers",
     "envlayers.pruneLayers",
     "envlayers.removeLayer",
+    "envlayers.listCompositions",
+    "envlayers.listProfiles",
 )
 WATCHED = ("pyproject.toml", "pylock.toml", "uv.lock", ".python-version")
 _WATCH_ID = "envlayers-watch"
@@ -353,6 +355,31 @@ async def cmd_remove_layer(ls: EnvlayersServer, *args: Any) -> object:
     return await ls.jobs.in_work(lambda: engine.remove_layer(key))
 
 
+async def cmd_list_compositions(ls: EnvlayersServer, *args: Any) -> object:
+    arg = _args.one_object("envlayers.listCompositions", args)
+    _args.reject_unknown("envlayers.listCompositions", arg)
+    root = ls.resolve(arg)
+    engine = ls.engine
+    return await ls.in_read(lambda: engine.list_compositions(root))
+
+
+async def cmd_list_profiles(ls: EnvlayersServer, *args: Any) -> object:
+    arg = _args.one_object("envlayers.listProfiles", args)
+    _args.reject_unknown("envlayers.listProfiles", arg)
+    root = ls.resolve(arg)
+    engine = ls.engine
+    project = await ls.in_read(lambda: engine.project(root))
+    return [
+        {
+            "name": profile.name,
+            "with": [item.text for item in profile.with_],
+            "withRequirements": list(profile.with_requirements),
+            "withEditable": list(profile.with_editable),
+        }
+        for profile in project.settings.profiles.values()
+    ]
+
+
 _HANDLERS: dict[str, Handler] = {
     "envlayers.sync": cmd_sync,
     "envlayers.compose": cmd_compose,
@@ -362,6 +389,8 @@ _HANDLERS: dict[str, Handler] = {
     "envlayers.listLayers": cmd_list_layers,
     "envlayers.pruneLayers": cmd_prune_layers,
     "envlayers.removeLayer": cmd_remove_layer,
+    "envlayers.listCompositions": cmd_list_compositions,
+    "envlayers.listProfiles": cmd_list_profiles,
 }
 
 
