@@ -140,7 +140,7 @@ async def test_unparsable_params_get_invalid_params(tmp_path: Path, wheelhouse: 
         assert await c.close() == 0
 
 
-@pytest.mark.parametrize("depth", [980, 5_000, 100_000])
+@pytest.mark.parametrize("depth", [250, 980, 5_000, 100_000])
 async def test_deeply_nested_arguments_are_answered(
     tmp_path: Path, wheelhouse: Path, depth: int
 ) -> None:
