@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -22,7 +22,14 @@ from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
 from pygls.workspace import Workspace
 
 from envlayers.lsp import _pygls_compat as compat
-from envlayers.lsp.server import build_server
+from envlayers.lsp.server import EnvlayersServer, build_server
+
+
+@pytest.fixture
+def server() -> Iterator[EnvlayersServer]:
+    built = build_server()
+    yield built
+    built.close_pools()  # also removes its log handler
 
 
 def _params(fn: Any) -> list[str]:
@@ -55,8 +62,7 @@ def test_private_methods_have_the_signatures_overridden() -> None:
     assert inspect.isgeneratorfunction(shutdown) and inspect.isgeneratorfunction(change)
 
 
-def test_private_state_the_overrides_use() -> None:
-    server = build_server()
+def test_private_state_the_overrides_use(server: EnvlayersServer) -> None:
     protocol = server.protocol
     assert isinstance(protocol, compat.EnvlayersProtocol)
     assert isinstance(protocol._request_futures, dict)
@@ -77,11 +83,11 @@ def test_private_state_the_overrides_use() -> None:
     assert LanguageServer.report_server_error is not type(server).report_server_error
 
 
-def test_shutdown_pops_nothing_while_iterating() -> None:
+def test_shutdown_pops_nothing_while_iterating(server: EnvlayersServer) -> None:
     """The pygls bug the override fixes: cancelling a future pops `_request_futures`."""
     from concurrent.futures import Future
 
-    protocol = build_server().protocol
+    protocol = server.protocol
     assert isinstance(protocol, compat.EnvlayersProtocol)
     pending: list[Future[Any]] = []
 

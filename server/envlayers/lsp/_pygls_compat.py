@@ -21,6 +21,8 @@ What is overridden, and why:
 - `GuardedInput`: the read loop parses with the C json module and `object_hook`, which fails
   with RecursionError on deeply nested JSON: such a message is answered here, before pygls.
 - `forget_progress_token`: pygls never forgets ended progress tokens (pygls #607).
+(`report_server_error`, a documented public hook, is overridden in `server.py`: errors outside a
+request go to the log instead of a `window/showMessage` pop-up.)
 """
 
 from __future__ import annotations
