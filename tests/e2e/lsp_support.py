@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -27,12 +28,14 @@ __all__ = [
     "CAPABILITIES",
     "ENVIRONMENT_CHANGED",
     "SERVER_COMMAND",
+    "RawClient",
     "Session",
     "SlowPackage",
     "error_of",
     "execute",
     "lsp_session",
     "progress_streams",
+    "raw_client",
     "send_request",
     "slow_package",
     "wait_for",
@@ -292,3 +295,114 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "_asdict"):
         return {k: _plain(v) for k, v in value._asdict().items()}
     return value
+
+
+class RawClient:
+    """A bare JSON-RPC client over the server's stdio: sends exactly what a test writes
+    (malformed params, requests before `initialize`, ...) and records every message back.
+
+    Requests from the server (registration, configuration, progress) are answered with null.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.responses: dict[object, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls) -> RawClient:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        proc = await asyncio.create_subprocess_exec(
+            *SERVER_COMMAND,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+            limit=2**24,
+        )
+        return cls(proc)
+
+    def write(self, message: object) -> None:
+        self.write_body(json.dumps(message).encode("utf-8"))
+
+    def write_body(self, body: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def notify(self, method: str, params: object = None) -> None:
+        self.write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def request(
+        self, method: str, params: object = None, msg_id: object = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Send a request and wait for its response (the whole response message)."""
+        msg_id = msg_id if msg_id is not None else f"raw-{len(self.responses)}-{time.monotonic()}"
+        self.write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return await self.response(msg_id, timeout)
+
+    async def response(self, msg_id: object, timeout: float = 30.0) -> dict[str, Any]:
+        await wait_for(lambda: msg_id in self.responses, timeout, f"the response to {msg_id!r}")
+        return self.responses[msg_id]
+
+    async def initialize(self, **params: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {"processId": None, "capabilities": {}, "rootUri": None}
+        base.update(params)
+        answer = await self.request("initialize", base)
+        self.notify("initialized", {})
+        return answer
+
+    async def close(self, timeout: float = 30.0) -> int:
+        """Close stdin (EOF) unless already closed and wait for the exit code."""
+        assert self.proc.stdin is not None
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            code = await self.proc.wait()
+        self._reader.cancel()
+        return code
+
+    def messages_shown(self) -> list[str]:
+        return [
+            str(n["params"]["message"])
+            for n in self.notifications
+            if n.get("method") == "window/showMessage"
+        ]
+
+    async def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        while True:
+            length = 0
+            while True:
+                line = await stream.readline()
+                if not line:
+                    return
+                if line in (b"\r\n", b"\n"):
+                    break
+                name, _, value = line.decode("ascii").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            message = json.loads(await stream.readexactly(length))
+            if "method" in message and "id" in message:  # a request from the server
+                self.write({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                self.notifications.append(message)
+            elif "method" in message:
+                self.notifications.append(message)
+            else:
+                self.responses[message["id"]] = message
+
+
+@contextlib.asynccontextmanager
+async def raw_client() -> AsyncIterator[RawClient]:
+    client = await RawClient.start()
+    try:
+        yield client
+    finally:
+        if client.proc.returncode is None:
+            client.proc.kill()
+            await client.proc.wait()
+        client._reader.cancel()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ from lsprotocol import types
 
 from tests.e2e.lsp_support import (
     Session,
+    error_of,
     execute,
     lsp_session,
     progress_streams,
@@ -105,6 +109,68 @@ async def test_every_command(tmp_path: Path, wheelhouse: Path) -> None:
         )
 
 
+async def test_list_profiles_and_compositions(tmp_path: Path, wheelhouse: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "extra.txt").write_text("gamma\n", encoding="utf-8")
+    profiles = (
+        '[tool.envlayers.profiles.nb]\nwith = ["beta", "epsilon"]\n'
+        '[tool.envlayers.profiles.files]\nwith-requirements = ["extra.txt"]\n'
+    )
+    ws = workspace_project(tmp_path / "ws", wheelhouse, extra_tool=profiles)
+    async with lsp_session([ws]) as s:
+        listed = await execute(s.client, "envlayers.listProfiles", {"workspace": ws.as_uri()})
+        assert listed == [
+            {"name": "nb", "with": ["beta", "epsilon"], "withRequirements": [], "withEditable": []},
+            {
+                "name": "files",
+                "with": [],
+                "withRequirements": [str(ws / "extra.txt")],
+                "withEditable": [],
+            },
+        ]
+        assert await execute(s.client, "envlayers.listCompositions", {"workspace": str(ws)}) == []
+        await execute(s.client, "envlayers.sync", {"workspace": str(ws)})
+        by_profile = await execute(
+            s.client, "envlayers.compose", {"workspace": str(ws), "profile": "nb"}
+        )
+        adhoc = await execute(
+            s.client, "envlayers.compose", {"workspace": str(ws), "with": ["gamma"]}
+        )
+        # A build folder left by a compose that died: never listed.
+        junk = ws / ".envlayers" / ".tmp-nb-0123abcd"
+        (junk / "bin").mkdir(parents=True)
+        (junk / "pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+        rows = await execute(s.client, "envlayers.listCompositions", {"workspace": str(ws)})
+        assert sorted(r["name"] for r in rows) == sorted(["nb", adhoc["name"]])
+        assert by_profile["name"] == "nb"
+        active = [r for r in rows if r["active"]]
+        assert [r["name"] for r in active] == [adhoc["name"]]
+        assert active[0]["interpreter"] == adhoc["interpreter"]
+        assert all(r["valid"] and Path(r["path"]).is_dir() for r in rows)
+        # The rows are the engine's: the CLI lists the same.
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "envlayers",
+                "compositions",
+                "list",
+                "--project",
+                str(ws),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
+        assert json.loads(cli.stdout) == rows
+        bad = await error_of(s.client, "envlayers.listProfiles", {"workspace": str(ws), "x": 1})
+        assert isinstance(bad.data, dict) and bad.data["kind"] == "invalid-input"
+
+
 async def test_capabilities_and_watchers(tmp_path: Path, wheelhouse: Path) -> None:
     ws = workspace_project(tmp_path / "ws", wheelhouse)
     async with lsp_session([ws]) as s:
@@ -142,4 +208,6 @@ COMMANDS = (
     "envlayers.listLayers",
     "envlayers.pruneLayers",
     "envlayers.removeLayer",
+    "envlayers.listCompositions",
+    "envlayers.listProfiles",
 )

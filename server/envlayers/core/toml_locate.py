@@ -73,7 +73,7 @@ def dotted(path: KeyPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             continue
-        shown = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+        shown = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
         out += f".{shown}" if out else shown
     return out
 

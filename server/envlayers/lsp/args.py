@@ -24,6 +24,8 @@ ONLY: dict[str, frozenset[str]] = {
     "envlayers.listLayers": frozenset({"workspace"}),
     "envlayers.pruneLayers": frozenset({"workspace", "olderThanDays", "all"}),
     "envlayers.removeLayer": frozenset({"workspace", "key"}),
+    "envlayers.listCompositions": frozenset({"workspace"}),
+    "envlayers.listProfiles": frozenset({"workspace"}),
 }
 
 

@@ -14,12 +14,13 @@ log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "not-available"
 INTERNAL = "internal-error"
-# One code per `kind`; all inside -32099..-32000 and clear of -32001/-32002 (used by LSP).
+# One code per `kind`, inside -32099..-32000 and clear of -32001/-32002 (used by LSP), except
+# `cancelled`: a cancelled request is answered with LSP's RequestCancelled (-32800).
 CODES: dict[str, int] = {
     "invalid-input": -32010,
     "install-failed": -32011,
     "interpreter-not-found": -32012,
-    "cancelled": -32013,
+    "cancelled": -32800,
     NOT_AVAILABLE: -32014,
     INTERNAL: -32099,
 }

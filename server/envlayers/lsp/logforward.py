@@ -39,6 +39,8 @@ class LogForwarder(logging.Handler):
         # Records sent while sending one would recurse through the protocol's own logging.
         if loop is None or loop.is_closed() or getattr(self._busy, "on", False):
             return
+        if not getattr(record, "forward", True):  # e.g. a failed send: not sent again
+            return
         self._busy.on = True
         try:
             kind = next((t for lvl, t in _LEVELS if record.levelno >= lvl), types.MessageType.Log)

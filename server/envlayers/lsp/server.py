@@ -1,43 +1,48 @@
 """`envlayers serve`: the core behind pygls. Handlers decode, call the Engine, encode.
 
-Threading: the event loop only decodes, answers and schedules; every Engine call runs on a
-thread pool (`_work` for installs, `_read` for report / list so they never queue behind an
-install). Installing commands of one workspace are serialised by an asyncio lock per
-workspace; an identical request that arrives while one is pending joins it.
+The pieces around the handlers live beside this module: `jobs` (the per-workspace queue,
+shared builds, cancellation), `progress` (work-done progress), `refresh` (debounced
+diagnostics), `settings` (editor settings) and `_pygls_compat` (every reliance on pygls'
+private behaviour).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
 import sys
-import threading
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
+from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import FeatureRequestError, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
+from pygls.workspace import PositionCodec
 
 from envlayers.config import Options
-from envlayers.core.engine import Engine, resolve_workspace
-from envlayers.core.errors import Cancelled, EnvlayersError, InvalidInput
+from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.proc import CancelToken
-from envlayers.core.project import PYPROJECT, check_project
+from envlayers.core.project import PYPROJECT
+from envlayers.core.engine import Engine, resolve_workspace
 from envlayers.lsp import args as _args
-from envlayers.lsp.diagnostics import Findings, build_diagnostics, sync_actions
+from envlayers.lsp._pygls_compat import (
+    CancelRouter,
+    EnvlayersProtocol,
+    GuardedInput,
+    is_expected_error_record,
+)
+from envlayers.lsp.diagnostics import sync_actions
 from envlayers.lsp.errors import to_jsonrpc
+from envlayers.lsp.jobs import Scheduler, Work
 from envlayers.lsp.logforward import LogForwarder
-from envlayers.lsp.settings import SECTION, Settings, apply_settings, decode_settings
+from envlayers.lsp.progress import ProgressReporter
+from envlayers.lsp.refresh import Refresher
+from envlayers.lsp.settings import SECTION, ServerSettings, apply_settings, decode_settings
 
 __all__ = ["COMMANDS", "ENVIRONMENT_CHANGED", "EnvlayersServer", "build_server", "serve"]
 
@@ -53,63 +58,17 @@ COMMANDS = (
     "envlayers.listLayers",
     "envlayers.pruneLayers",
     "envlayers.removeLayer",
+    "envlayers.listCompositions",
+    "envlayers.listProfiles",
 )
 WATCHED = ("pyproject.toml", "pylock.toml", "uv.lock", ".python-version")
 _WATCH_ID = "envlayers-watch"
-_PROGRESS_INTERVAL = 0.1  # seconds between two progress reports: installers print fast
-_REFRESH_DELAY = 0.15  # coalesce bursts of file events into one recomputation
-_SHUTDOWN_GRACE = 15.0
 _pkg = "envlayers"
 
 T = TypeVar("T")
-Work = Callable[[Callable[[str], None], CancelToken], T]
 
 
-@dataclass
-class _Job:
-    """One running install-type operation; identical requests share it."""
-
-    token: CancelToken
-    task: asyncio.Task[Any] | None = None
-    waiters: int = 0
-
-
-@dataclass
-class _WorkspaceState:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    jobs: dict[tuple[object, ...], _Job] = field(default_factory=dict)
-    refresh: asyncio.TimerHandle | None = None
-    notify_pending: bool = False
-
-
-class EnvlayersProtocol(LanguageServerProtocol):
-    """Routes `$/cancelRequest` for running installs to their CancelToken, and forgets the
-    futures of finished handler steps."""
-
-    def _execute_handler(
-        self,
-        msg_id: Any,
-        handler: Any,
-        callback: Any,
-        args: tuple[Any, ...] | None = None,
-        kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        # pygls 2.1 files each step of a generator handler (executeCommand is one) under a fresh
-        # uuid in `_request_futures` and never removes it: every command leaked its result.
-        def done(future: Any) -> None:
-            self._request_futures.pop(msg_id, None)
-            callback(future)
-
-        super()._execute_handler(msg_id, handler, done, args, kwargs)
-
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
-        server = self._server
-        if isinstance(server, EnvlayersServer) and server.cancel_client_request(msg_id):
-            return
-        super()._handle_cancel_notification(msg_id)
-
-
-class EnvlayersServer(LanguageServer):
+class EnvlayersServer(LanguageServer, CancelRouter):
     def __init__(self, *, verbose: bool = False) -> None:
         super().__init__(
             "envlayers",
@@ -120,17 +79,14 @@ class EnvlayersServer(LanguageServer):
         self._engine: Engine | None = None
         self._engine_cache: str | None = None
         self._init_raw: Mapping[str, object] = {}
-        self._global = Settings()
-        self._folder_settings: dict[Path, Settings] = {}
-        self._states: dict[Path, _WorkspaceState] = {}
-        self._request_cancels: dict[object, asyncio.Event] = {}
-        self._progress_cancels: dict[str, CancelToken] = {}
-        self._tokens: set[CancelToken] = set()
-        self._work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="envlayers-work")
-        self._read = ThreadPoolExecutor(max_workers=4, thread_name_prefix="envlayers-read")
+        self._global = ServerSettings()
+        self._folder_settings: dict[Path, ServerSettings] = {}
+        self.progress_bars = ProgressReporter(self)
+        self.jobs = Scheduler(self.progress_bars.start)
+        self.refresher = Refresher(self)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
         self._pending_warnings: list[str] = []
+        self.shutdown_received = False
         self.forwarder = LogForwarder(
             self.window_log_message, logging.DEBUG if verbose else logging.INFO
         )
@@ -152,14 +108,8 @@ class EnvlayersServer(LanguageServer):
             self.forwarder.attach(loop)
         return loop
 
-    def state(self, root: Path) -> _WorkspaceState:
-        st = self._states.get(root)
-        if st is None:
-            st = self._states[root] = _WorkspaceState()
-        return st
-
-    def settings_for(self, root: Path) -> Settings:
-        best: tuple[int, Settings] | None = None
+    def settings_for(self, root: Path) -> ServerSettings:
+        best: tuple[int, ServerSettings] | None = None
         for folder, settings in self._folder_settings.items():
             if root == folder or folder in root.parents:
                 depth = len(folder.parts)
@@ -167,13 +117,19 @@ class EnvlayersServer(LanguageServer):
                     best = (depth, settings)
         return best[1] if best else self._global
 
+    def folder_uris(self) -> list[str]:
+        """The window's folders; a client with only `rootUri` / `rootPath` has that one."""
+        if not self._has_workspace():
+            return []
+        folders = [f.uri for f in self.workspace.folders.values()]
+        root = self.workspace.root_uri
+        return folders if folders or not root else [root]
+
     def resolve(self, arg: Mapping[str, object]) -> Path:
         """The `workspace` argument (URI or path); alone in the window it may be left out."""
         value = arg.get("workspace")
         if value is None:
-            folders = (
-                [f.uri for f in self.workspace.folders.values()] if self._has_workspace() else []
-            )
+            folders = self.folder_uris()
             if len(folders) != 1:
                 raise InvalidInput(
                     f"the 'workspace' argument is required (the window has {len(folders)} folders)"
@@ -190,104 +146,54 @@ class EnvlayersServer(LanguageServer):
             return False
         return True
 
-    # -- threads ----------------------------------------------------------------------
+    # -- jobs -------------------------------------------------------------------------
     async def in_read(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._read, fn)
+        return await self.jobs.in_read(fn)
 
-    # -- install-type jobs -------------------------------------------------------------
     async def run_job(self, root: Path, key: tuple[object, ...], title: str, work: Work[T]) -> T:
-        """Run `work` under the workspace lock with progress; identical keys share one run."""
-        loop = self.attach_loop()
-        if self._stopping:
-            raise Cancelled("the server is shutting down")
-        st = self.state(root)
-        job = st.jobs.get(key)
-        if job is None or job.token.cancelled:
-            job = _Job(CancelToken())
-            job.task = loop.create_task(self._run_locked(root, st, job, title, work))
-            st.jobs[key] = job
-            self._tokens.add(job.token)
-            job.task.add_done_callback(functools.partial(self._job_done, st, key, job))
-        job.waiters += 1
-        assert job.task is not None
-        cancelled = asyncio.Event()
-        msg_id = self.protocol.msg_id
-        if msg_id is not None:
-            self._request_cancels[msg_id] = cancelled
-        waiter = loop.create_task(cancelled.wait())
-        try:
-            done, _ = await asyncio.wait({job.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if job.task in done:
-                result: T = job.task.result()
-                return result
-            job.waiters -= 1
-            if job.waiters == 0:
-                job.token.cancel()
-                # Answer only once the installer is stopped and its leftovers are gone.
-                await asyncio.wait({job.task})
-            raise Cancelled("cancelled by the client")
-        finally:
-            waiter.cancel()
-            if msg_id is not None:
-                self._request_cancels.pop(msg_id, None)
-
-    def _job_done(
-        self, st: _WorkspaceState, key: tuple[object, ...], job: _Job, task: asyncio.Task[Any]
-    ) -> None:
-        if st.jobs.get(key) is job:
-            del st.jobs[key]
-        self._tokens.discard(job.token)
-        if not task.cancelled():
-            task.exception()  # retrieved here: a waiter may have left before it ended
-
-    async def _run_locked(
-        self, root: Path, st: _WorkspaceState, job: _Job, title: str, work: Work[T]
-    ) -> T:
-        async with st.lock:
-            job.token.raise_if_cancelled()
-            progress = await _Progress.start(self, title, root, job.token)
-            outcome = "failed"
-            try:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(
-                    self._work, functools.partial(work, progress.on_line, job.token)
-                )
-                outcome = "done"
-                return result
-            except Cancelled:
-                outcome = "cancelled"
-                raise
-            finally:
-                progress.end(outcome)
+        """Run `work` in the workspace's queue with progress; identical keys share one run."""
+        self.attach_loop()
+        return await self.jobs.run(root, key, title, work, self.protocol.msg_id)
 
     def cancel_client_request(self, msg_id: object) -> bool:
-        event = self._request_cancels.get(msg_id)
-        if event is None:
-            return False
-        event.set()
-        return True
-
-    def cancel_progress(self, token: str) -> None:
-        cancel = self._progress_cancels.get(token)
-        if cancel is not None:
-            cancel.cancel()
+        return self.jobs.cancel_request(msg_id)
 
     def stop_all(self) -> None:
         """Shutdown / exit / lost client: stop every running installer."""
-        self._stopping = True
-        for token in list(self._tokens):
-            token.cancel()
-
-    async def drain(self, timeout: float = _SHUTDOWN_GRACE) -> None:
-        tasks = [j.task for st in self._states.values() for j in st.jobs.values() if j.task]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        self.jobs.stop_all()
 
     def close_pools(self) -> None:
-        self._work.shutdown(wait=True, cancel_futures=True)
-        self._read.shutdown(wait=True, cancel_futures=True)
+        self.jobs.close()
         self.forwarder.detach()
         logging.getLogger(_pkg).removeHandler(self.forwarder)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside a request go to the log (and the editor's log), not a pop-up."""
+        if source is FeatureRequestError:
+            return  # already the request's error response
+        # A failed send is not told to the client through another send.
+        forward = source is not JsonRpcInternalError
+        log.error("%s", error, exc_info=error, extra={"forward": forward})
+
+    # -- what a refresh needs ------------------------------------------------------------
+    def open_document(self, uri: str) -> str | None:
+        if self._has_workspace() and unquote(uri) in self.workspace.text_documents:
+            return self.workspace.get_text_document(uri).source
+        return None
+
+    def position_codec(self) -> PositionCodec | None:
+        return self.workspace.position_codec if self._has_workspace() else None
+
+    def publish(self, params: types.PublishDiagnosticsParams) -> None:
+        self.text_document_publish_diagnostics(params)
+
+    def schedule_refresh(self, root: Path, *, notify: bool) -> None:
+        self.refresher.schedule(root, notify=notify)
+
+    async def refresh(
+        self, root: Path, *, notify: bool, report: Mapping[str, object] | None = None
+    ) -> None:
+        await self.refresher.refresh(root, notify=notify, report=report)
 
     # -- notifications -------------------------------------------------------------------
     def environment_changed(self, root: Path, report: Mapping[str, object] | None) -> None:
@@ -304,153 +210,6 @@ class EnvlayersServer(LanguageServer):
                 if path is not None and Path(path) == target:
                     return str(uri)
         return str(from_fs_path(str(target)))
-
-    def schedule_refresh(self, root: Path, *, notify: bool) -> None:
-        """Recompute diagnostics (and tell the client) soon, once per burst of events."""
-        loop = self.attach_loop()
-        st = self.state(root)
-        st.notify_pending = st.notify_pending or notify
-        if st.refresh is not None:
-            st.refresh.cancel()
-
-        def fire() -> None:
-            st.refresh = None
-            pending, st.notify_pending = st.notify_pending, False
-            task = loop.create_task(self.refresh(root, notify=pending))
-            task.add_done_callback(_log_failure)
-
-        st.refresh = loop.call_later(_REFRESH_DELAY, fire)
-
-    async def refresh(
-        self, root: Path, *, notify: bool, report: Mapping[str, object] | None = None
-    ) -> None:
-        """Publish diagnostics for the workspace's pyproject.toml; optionally notify."""
-        uri = self.pyproject_uri(root)
-        text: str | None = None
-        if self._has_workspace() and uri in self.workspace.text_documents:
-            text = self.workspace.get_text_document(uri).source
-        findings, text, fresh = await self.in_read(functools.partial(self._inspect, root, text))
-        if text is None:
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-            )
-        else:
-            codec = self.workspace.position_codec if self._has_workspace() else None
-            diags = build_diagnostics(findings, text, codec)
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags)
-            )
-        if notify:
-            self.environment_changed(root, report if report is not None else fresh)
-
-    def _inspect(
-        self, root: Path, text: str | None
-    ) -> tuple[Findings, str | None, dict[str, object] | None]:
-        """Everything the diagnostics need, without an installer (runs on a thread)."""
-        pyproject = root / PYPROJECT
-        if text is None:
-            try:
-                text = pyproject.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                return Findings(root), None, None
-        problems = check_project(pyproject, text)
-        engine = self.engine
-        state: str | None = None
-        report_json: dict[str, object] | None = None
-        requires_python: str | None = None
-        version: str | None = None
-        conflicts: list[Mapping[str, object]] = []
-        if not any(p.severity == "error" for p in problems):
-            try:
-                requires_python = engine.project(root).requires_python
-                state = engine.sync_state(root)
-                report = engine.report(root)
-                report_json = report.to_json()
-                version = report.python_version or None
-                conflicts = [dict(c) for c in report.conflicts]
-            except EnvlayersError as exc:
-                log.info("cannot inspect %s: %s", root, exc)
-        findings = Findings(
-            root,
-            problems=problems,
-            sync_state=state,
-            requires_python=requires_python,
-            python_version=version,
-            conflicts=conflicts,
-        )
-        return findings, text, report_json
-
-
-class _Progress:
-    """Server-created work-done progress fed by the installer's lines (throttled)."""
-
-    def __init__(self, server: EnvlayersServer, token: str | None) -> None:
-        self._server = server
-        self._token = token
-        self._loop = asyncio.get_running_loop()
-        self._lock = threading.Lock()
-        self._last = 0.0
-        self._pending: str | None = None
-
-    @classmethod
-    async def start(
-        cls, server: EnvlayersServer, title: str, root: Path, cancel: CancelToken
-    ) -> _Progress:
-        caps = server.client_capabilities.window
-        if caps is None or not caps.work_done_progress:
-            return cls(server, None)
-        token = f"envlayers-{uuid.uuid4().hex}"
-        try:
-            await server.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused: carry on without a progress bar
-            log.info("no progress for %s: %s", title, exc)
-            return cls(server, None)
-        server._progress_cancels[token] = cancel
-        server.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, message=root.name, cancellable=True)
-        )
-        return cls(server, token)
-
-    def on_line(self, line: str) -> None:
-        """Called from the installer's thread for every line it prints."""
-        line = line.rstrip()
-        if self._token is None or not line:
-            return
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < _PROGRESS_INTERVAL:
-                self._pending = line
-                return
-            self._last, self._pending = now, None
-        self._post(line)
-
-    def _post(self, line: str) -> None:
-        token = self._token
-        if token is None:
-            return
-        value = types.WorkDoneProgressReport(message=line[:500])
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
-
-    def end(self, outcome: str) -> None:
-        token = self._token
-        if token is None:
-            return
-        with self._lock:
-            pending, self._pending = self._pending, None
-        progress = self._server.work_done_progress
-        if pending:
-            progress.report(token, types.WorkDoneProgressReport(message=pending[:500]))
-        progress.end(token, types.WorkDoneProgressEnd(message=outcome))
-        # pygls never forgets ended tokens (pygls #607).
-        progress.tokens.pop(token, None)
-        self._server._progress_cancels.pop(token, None)
-        self._token = None
-
-
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("background refresh failed: %s", exc, exc_info=exc)
 
 
 def _version() -> str:
@@ -583,10 +342,7 @@ async def cmd_prune_layers(ls: EnvlayersServer, *args: Any) -> object:
     _args.reject_unknown("envlayers.pruneLayers", arg)
     days, everything = _args.opt_number(arg, "olderThanDays"), _args.opt_bool(arg, "all")
     engine = ls.engine
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        ls._work, lambda: engine.prune_layers(older_than_days=days, all=everything)
-    )
+    return await ls.jobs.in_work(lambda: engine.prune_layers(older_than_days=days, all=everything))
 
 
 async def cmd_remove_layer(ls: EnvlayersServer, *args: Any) -> object:
@@ -596,8 +352,32 @@ async def cmd_remove_layer(ls: EnvlayersServer, *args: Any) -> object:
     if key is None:
         raise InvalidInput("envlayers.removeLayer needs the option 'key'")
     engine = ls.engine
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(ls._work, lambda: engine.remove_layer(key))
+    return await ls.jobs.in_work(lambda: engine.remove_layer(key))
+
+
+async def cmd_list_compositions(ls: EnvlayersServer, *args: Any) -> object:
+    arg = _args.one_object("envlayers.listCompositions", args)
+    _args.reject_unknown("envlayers.listCompositions", arg)
+    root = ls.resolve(arg)
+    engine = ls.engine
+    return await ls.in_read(lambda: engine.list_compositions(root))
+
+
+async def cmd_list_profiles(ls: EnvlayersServer, *args: Any) -> object:
+    arg = _args.one_object("envlayers.listProfiles", args)
+    _args.reject_unknown("envlayers.listProfiles", arg)
+    root = ls.resolve(arg)
+    engine = ls.engine
+    project = await ls.in_read(lambda: engine.project(root))
+    return [
+        {
+            "name": profile.name,
+            "with": [item.text for item in profile.with_],
+            "withRequirements": list(profile.with_requirements),
+            "withEditable": list(profile.with_editable),
+        }
+        for profile in project.settings.profiles.values()
+    ]
 
 
 _HANDLERS: dict[str, Handler] = {
@@ -609,6 +389,8 @@ _HANDLERS: dict[str, Handler] = {
     "envlayers.listLayers": cmd_list_layers,
     "envlayers.pruneLayers": cmd_prune_layers,
     "envlayers.removeLayer": cmd_remove_layer,
+    "envlayers.listCompositions": cmd_list_compositions,
+    "envlayers.listProfiles": cmd_list_profiles,
 }
 
 
@@ -658,8 +440,8 @@ async def on_initialized(ls: EnvlayersServer, params: types.InitializedParams) -
         except Exception as exc:  # a client that refuses still gets document events
             log.warning("could not register file watchers: %s", exc)
     await pull_configuration(ls)
-    for folder in list(ls.workspace.folders.values()):
-        path = to_fs_path(folder.uri)
+    for uri in ls.folder_uris():
+        path = to_fs_path(uri)
         root = _workspace_of(Path(path) / PYPROJECT) if path else None
         if root is not None:
             ls.schedule_refresh(root, notify=False)
@@ -687,7 +469,7 @@ async def pull_configuration(ls: EnvlayersServer, pushed: object = None) -> None
         results = [pushed.get(SECTION) if isinstance(pushed, Mapping) else None]
     warnings: list[str] = []
 
-    def merged(value: object) -> Settings:
+    def merged(value: object) -> ServerSettings:
         raw = dict(base)
         if isinstance(value, Mapping):
             raw.update(value)
@@ -774,12 +556,13 @@ def on_code_action(
 
 
 def on_progress_cancel(ls: EnvlayersServer, params: types.WorkDoneProgressCancelParams) -> None:
-    ls.cancel_progress(str(params.token))
+    ls.progress_bars.cancel(str(params.token))
 
 
 async def on_shutdown(ls: EnvlayersServer, params: None) -> None:
+    ls.shutdown_received = True
     ls.stop_all()
-    await ls.drain()
+    await ls.jobs.drain()
 
 
 def on_exit(ls: EnvlayersServer, params: None) -> None:
@@ -817,7 +600,7 @@ def _configure_logging(log_file: str | None, verbose: bool) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_quiet_expected)
+    handler.addFilter(lambda record: not is_expected_error_record(record))
     level = logging.DEBUG if verbose else logging.WARNING
     handler.setLevel(level)
     for name in (_pkg, "pygls"):
@@ -826,13 +609,6 @@ def _configure_logging(log_file: str | None, verbose: bool) -> None:
         logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     # pygls logs every message it sends at INFO: keep that out of the editor's log.
     logging.getLogger("pygls").setLevel(logging.DEBUG if verbose and log_file else logging.WARNING)
-
-
-def _quiet_expected(record: logging.LogRecord) -> bool:
-    """pygls logs a traceback for every error response; ours are expected answers."""
-    exc = record.exc_info[1] if record.exc_info else None
-    data = getattr(exc, "data", None)
-    return not (isinstance(data, dict) and "kind" in data)
 
 
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
@@ -850,7 +626,11 @@ def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
 def serve(
     mode: str, host: str | None, port: int | None, log_file: str | None, verbose: bool
 ) -> None:
-    """Run the server until the client says exit (stdio) or disconnects (tcp)."""
+    """Run the server until the client says exit (stdio) or disconnects (tcp).
+
+    Over stdio the process exits with 1 (SystemExit) when the client ends it (`exit` or end of
+    input) without `shutdown` first, as LSP says.
+    """
     _configure_logging(log_file, verbose)
     server = build_server(verbose=verbose)
     try:
@@ -858,7 +638,10 @@ def serve(
             server.start_tcp(host or "127.0.0.1", port if port is not None else 2087)
         elif mode == "stdio":
             stdin, stdout = _claim_stdio()
-            server.start_io(stdin, stdout)
+            guarded = cast(BinaryIO, GuardedInput(stdin, cast(EnvlayersProtocol, server.protocol)))
+            server.start_io(guarded, stdout)
+            if not server.shutdown_received:
+                raise SystemExit(1)
         else:
             raise InvalidInput(f"unknown server mode {mode!r} (stdio or tcp)")
     finally:

@@ -1,20 +1,25 @@
-"""Editor settings (section `envlayers`), decoded once; a bad value is a warning and a default."""
+"""Editor settings (section `envlayers`), decoded once with cattrs; a bad value is a warning and
+the default for that setting, never a crash."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from cattrs import Converter
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, override
 
 from envlayers.config import INSTALLER_CHOICES, Options
 
-__all__ = ["SECTION", "Settings", "apply_settings", "decode_settings"]
+__all__ = ["SECTION", "ServerSettings", "apply_settings", "decode_settings"]
 
 SECTION = "envlayers"
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServerSettings:
     installer: str | None = None
     auto_sync: bool = False
     cache_dir: str | None = None
@@ -25,72 +30,107 @@ class Settings:
     no_index: bool | None = None
 
 
-_KNOWN = {
-    "installer",
-    "autoSync",
-    "cacheDir",
-    "showNotifications",
-    "indexUrl",
-    "extraIndexUrls",
-    "findLinks",
-    "noIndex",
+class _BadValue(ValueError):
+    """`expected` says what the setting takes."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _installer(value: object, _: object) -> str:
+    if isinstance(value, str) and value in INSTALLER_CHOICES:
+        return value
+    raise _BadValue("one of " + ", ".join(INSTALLER_CHOICES))
+
+
+def _flag(value: object, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _BadValue("true or false")
+
+
+def _text(value: object, _: object) -> str | None:
+    if isinstance(value, str):
+        return value or None  # an empty string is how editors spell "not set"
+    raise _BadValue("a string")
+
+
+def _texts(value: object, _: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, list) and all(isinstance(v, str) for v in items):
+        return tuple(v for v in items if v)
+    raise _BadValue("a list of strings")
+
+
+_HOOKS: dict[str, tuple[str, Callable[[object, object], object]]] = {
+    "installer": ("installer", _installer),
+    "auto_sync": ("autoSync", _flag),
+    "cache_dir": ("cacheDir", _text),
+    "show_notifications": ("showNotifications", _flag),
+    "index_url": ("indexUrl", _text),
+    "extra_index_urls": ("extraIndexUrls", _texts),
+    "find_links": ("findLinks", _texts),
+    "no_index": ("noIndex", _flag),
 }
+_KEY_OF = {name: key for name, (key, _) in _HOOKS.items()}
+assert set(_HOOKS) == {f.name for f in fields(ServerSettings)}
+
+_converter = Converter(forbid_extra_keys=True, detailed_validation=True)
+_overrides: dict[str, Any] = {
+    name: override(rename=key, struct_hook=hook) for name, (key, hook) in _HOOKS.items()
+}
+_converter.register_structure_hook(
+    ServerSettings, make_dict_structure_fn(ServerSettings, _converter, **_overrides)
+)
 
 
-def decode_settings(raw: object) -> tuple[Settings, list[str]]:
+def decode_settings(raw: object) -> tuple[ServerSettings, list[str]]:
     """`raw` is the `envlayers` object (or one wrapping it under `envlayers`).
 
     Returns the settings and one warning per value that was ignored.
     """
-    warnings: list[str] = []
     if raw is None:
-        return Settings(), warnings
+        return ServerSettings(), []
     if not isinstance(raw, Mapping):
-        return Settings(), [f"envlayers settings must be an object, not {type(raw).__name__}"]
+        return ServerSettings(), [f"envlayers settings must be an object, not {type(raw).__name__}"]
     inner = raw.get(SECTION)
     if isinstance(inner, Mapping):
         raw = inner
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {str(k): v for k, v in raw.items() if v is not None and k != SECTION}
+    found: dict[str, str] = {}
+    while True:
+        try:
+            settings = _converter.structure(values, ServerSettings)
+            break
+        except ClassValidationError as group:
+            bad = _rejected(group)
+            if not bad or not bad.keys() <= values.keys():
+                raise
+            for key, warning in bad.items():
+                found[key] = warning
+                del values[key]
+    order = list(raw)
+    return settings, [found[k] for k in sorted(found, key=order.index)]
 
-    def bad(key: str, expected: str) -> None:
-        warnings.append(f"envlayers.{key} must be {expected}; using the default")
 
-    for key, value in raw.items():
-        if value is None or key == SECTION:
+def _rejected(group: ClassValidationError) -> dict[str, str]:
+    """The keys cattrs rejected, with the warning for each."""
+    out: dict[str, str] = {}
+    for exc in group.exceptions:
+        if isinstance(exc, ForbiddenExtraKeysError):
+            for key in exc.extra_fields:
+                out[key] = f"unknown setting envlayers.{key}; ignored"
             continue
-        if key not in _KNOWN:
-            warnings.append(f"unknown setting envlayers.{key}; ignored")
-        elif key == "installer":
-            if isinstance(value, str) and value in INSTALLER_CHOICES:
-                values["installer"] = value
-            else:
-                bad(key, "one of " + ", ".join(INSTALLER_CHOICES))
-        elif key in ("autoSync", "showNotifications", "noIndex"):
-            if isinstance(value, bool):
-                values[
-                    {"autoSync": "auto_sync", "showNotifications": "show_notifications"}.get(
-                        key, "no_index"
-                    )
-                ] = value
-            else:
-                bad(key, "true or false")
-        elif key in ("cacheDir", "indexUrl"):
-            if isinstance(value, str):
-                # An empty string is how editors spell "not set".
-                values["cache_dir" if key == "cacheDir" else "index_url"] = value or None
-            else:
-                bad(key, "a string")
-        else:
-            items = [value] if isinstance(value, str) else value
-            if isinstance(items, list) and all(isinstance(v, str) for v in items):
-                name = "extra_index_urls" if key == "extraIndexUrls" else "find_links"
-                values[name] = tuple(v for v in items if v)
-            else:
-                bad(key, "a list of strings")
-    return replace(Settings(), **values), warnings
+        name = next((n.name for n in getattr(exc, "__notes__", ()) if hasattr(n, "name")), None)
+        known = _KEY_OF.get(str(name))
+        if known is not None:
+            expected = exc.expected if isinstance(exc, _BadValue) else "valid"
+            out[known] = f"envlayers.{known} must be {expected}; using the default"
+    return out
 
 
-def apply_settings(options: Options, settings: Settings) -> Options:
+def apply_settings(options: Options, settings: ServerSettings) -> Options:
     """Fill what a request left unset from the editor's settings (the request wins)."""
     return replace(
         options,
