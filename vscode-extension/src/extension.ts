@@ -110,7 +110,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
       }
     }),
     server.onEnvironmentChanged((event) => {
-      if (event.report === undefined) store.delete(event.workspace);
+      if (event.report === null) store.delete(event.workspace);
       else store.set(event.report);
     }),
     store.onDidChange(refreshStatus),
