@@ -126,7 +126,9 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
       if (affectsServer(event)) server.scheduleRestart();
     }),
   );
-  void registerEnvironmentManager(store, log).then((d) => {
+  void registerEnvironmentManager(store, log, (folder) =>
+    server.execute('envlayers.listCompositions', { workspace: folder }),
+  ).then((d) => {
     if (d !== undefined) context.subscriptions.push(d);
   });
   const ready = server.start();
