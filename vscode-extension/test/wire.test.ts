@@ -26,6 +26,7 @@ import {
 } from 'vscode-languageserver-protocol';
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { type EnvlayersApi, activateWith, deactivate } from '../src/extension';
+import { RESULT_DECODERS, type ServerCommand, decodeEnvironmentChanged, decodeErrorData } from '../src/generated/protocol';
 import type { ProgressToken } from '../src/progress';
 import { type ClientHooks, type LaunchPlan, type ServerConnection, probePython, serverEnv } from '../src/server';
 import { fakeContext } from './helpers';
@@ -79,6 +80,18 @@ function isolatedEnv(tmp: string): NodeJS.ProcessEnv {
   };
 }
 
+/** Every real answer, checked strictly against the generated decoders (unknown keys fail). */
+const contractProblems: string[] = [];
+let advertised: readonly string[] = [];
+
+function checkStrictly(what: string, decode: (value: unknown, o: { strict: boolean }) => unknown, value: unknown): void {
+  try {
+    decode(value, { strict: true });
+  } catch (error) {
+    contractProblems.push(`${what}: ${String(error)}`);
+  }
+}
+
 /** A ServerConnection over the protocol layer, as vscode-languageclient would make it. */
 async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJS.ProcessEnv, folder: string, stderr: string[]): Promise<ServerConnection> {
   const child: ChildProcess = spawn(plan.command, [...plan.args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -98,7 +111,7 @@ async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJ
   connection.onNotification('textDocument/publishDiagnostics', () => undefined);
   connection.listen();
   const uri = pathToFileURL(folder).href;
-  await connection.sendRequest(InitializeRequest.type, {
+  const init = await connection.sendRequest(InitializeRequest.type, {
     processId: process.pid,
     rootUri: uri,
     workspaceFolders: [{ uri, name: path.basename(folder) }],
@@ -106,9 +119,24 @@ async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJ
     initializationOptions: hooks.serverSettings({}),
   });
   await connection.sendNotification(InitializedNotification.type, {});
+  advertised = init.capabilities.executeCommandProvider?.commands ?? [];
   return {
-    request: (command, arg, token) => connection.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }, token),
-    onNotification: (method, listener) => connection.onNotification(method, listener),
+    request: async (command, arg, token) => {
+      try {
+        const result: unknown = await connection.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }, token);
+        checkStrictly(command, RESULT_DECODERS[command as ServerCommand], result);
+        return result;
+      } catch (error) {
+        const data = (error as { data?: unknown }).data;
+        if (data !== undefined) checkStrictly(`${command} error data`, decodeErrorData, data);
+        throw error;
+      }
+    },
+    onNotification: (method, listener) =>
+      connection.onNotification(method, (params: unknown) => {
+        if (method === 'envlayers/environmentChanged') checkStrictly(method, decodeEnvironmentChanged, params);
+        listener(params);
+      }),
     progress: {
       onProgressCreated: (listener) => {
         created = listener;
@@ -240,4 +268,24 @@ test('compose through the real server builds the report view and debug configura
   // The debug configuration runs the program with the layer on the composed interpreter.
   const run = execFileSync(resolved['python'], [resolved['program']], { encoding: 'utf8', env: { ...serverEnv(), ...resolved['env'] }, cwd: workspace });
   assert.equal(run.trim(), '1.2.3');
+
+  // Every answer so far (reports, debug configuration, environmentChanged) met the contract.
+  const layers = await api.server.execute('envlayers.listLayers', { workspace });
+  assert.deepEqual(layers.map((l) => [l.key, l.valid]), [[report.layers[0]?.key, true]]);
+  assert.deepEqual(contractProblems, []);
+});
+
+test('the compositions and profiles come from the server, decoded with the contract', { skip: missing, timeout: 120_000 }, async (t) => {
+  assert.ok(api !== undefined);
+  if (!advertised.includes('envlayers.listCompositions') || !advertised.includes('envlayers.listProfiles')) {
+    t.skip('this server does not have envlayers.listCompositions / envlayers.listProfiles yet');
+    return;
+  }
+  mkdirSync(path.join(workspace, '.envlayers', '.tmp-half-built'), { recursive: true });
+  const rows = await api.server.execute('envlayers.listCompositions', { workspace });
+  assert.ok(rows.length >= 1 && rows.every((r) => !r.name.startsWith('.')), JSON.stringify(rows));
+  assert.ok(rows.some((r) => r.active && r.valid));
+  const profiles = await api.server.execute('envlayers.listProfiles', { workspace });
+  assert.deepEqual(profiles, []);
+  assert.deepEqual(contractProblems, []);
 });
