@@ -63,6 +63,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     },
     probe: deps.probe,
     pathPythons: deps.pathPythons,
+    installerSetting: () => String(vscode.workspace.getConfiguration('envlayers').get<unknown>('installer') ?? 'auto'),
   });
   active = server;
   const docs = new ReportDocuments(store);
@@ -102,6 +103,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     ...commands.register(),
     ...registerDebugProvider(debugProvider),
     server.onDidChangeState((state) => {
+      status.setInstaller(server.installer?.summary);
       status.setState(state);
       const folder = currentFolder();
       if (state === 'running' && folder !== undefined) {

@@ -50,7 +50,14 @@ export function problems(report: Report): string[] {
 }
 
 /** Pure: what the status bar shows for a server state and the current report. */
-export function describeStatus(state: ServerState, report: Report | undefined): StatusView {
+export function describeStatus(state: ServerState, report: Report | undefined, installer?: string): StatusView {
+  const view = describeState(state, report);
+  return installer === undefined || state !== 'running'
+    ? view
+    : { ...view, tooltip: view.tooltip.replace(/\n?(Click to [^\n]*)$/, `\n${installer}\n$1`) };
+}
+
+function describeState(state: ServerState, report: Report | undefined): StatusView {
   if (state === 'starting') {
     return {
       text: '$(sync~spin) Env Layers',
@@ -94,6 +101,7 @@ export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
   private state: ServerState = 'starting';
   private report: Report | undefined;
+  private installer: string | undefined;
 
   constructor(private enabled: boolean) {
     this.item = vscode.window.createStatusBarItem('envlayers.status', vscode.StatusBarAlignment.Left, 50);
@@ -116,8 +124,14 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The installer line of the tooltip ("Installer: uv (/usr/bin/uv, from the PATH)..."). */
+  setInstaller(summary: string | undefined): void {
+    this.installer = summary;
+    this.render();
+  }
+
   current(): StatusView {
-    return describeStatus(this.state, this.report);
+    return describeStatus(this.state, this.report, this.installer);
   }
 
   private render(): void {

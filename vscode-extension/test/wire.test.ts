@@ -4,7 +4,7 @@
 import './shim/register';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -198,9 +198,9 @@ before(async () => {
   harness.settings.set('envlayers.setInterpreter', 'never');
   const env = isolatedEnv(tmp);
   api = await activateWith(fakeContext(), {
-    connect: (plan, _log, hooks) => {
+    connect: (plan, _log, hooks, extraEnv) => {
       plans.push(plan);
-      return connectOverStdio(plan, hooks, env, workspace, stderr);
+      return connectOverStdio(plan, hooks, { ...env, ...extraEnv }, workspace, stderr);
     },
     probe: probePython,
     pathPythons: () => [],
@@ -228,6 +228,13 @@ test('compose through the real server builds the report view and debug configura
   assert.equal(report.layers.length, 1);
   assert.equal(report.layers[0]?.packages['wirepkg'], '1.2.3');
   assert.deepEqual(report.layers[0]?.requirements, ['wirepkg==1.2.3']);
+
+  // The extension found the uv of the server's environment, said so, and the layer was built by it.
+  assert.equal(api.server.installer?.name, 'uv');
+  assert.ok(harness.channels[0]?.lines.some((l) => l.startsWith('[info] Installer: uv (')));
+  assert.match(String(harness.statusItems[0]?.tooltip), /\nInstaller: uv \(/);
+  const meta = JSON.parse(readFileSync(path.join(report.layers[0]?.path ?? '', 'envlayers-layer.json'), 'utf8')) as { installer?: string };
+  assert.equal(meta.installer, 'uv');
 
   // The server's work-done progress was shown as a cancellable notification.
   const shownProgress = harness.progress.filter((p) => p.options.location === vscode.ProgressLocation.Notification);
