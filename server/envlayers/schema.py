@@ -279,7 +279,9 @@ class _Builder:
         if origin in (typing.Union, types.UnionType):
             options = [self.of(a) for a in args]
             simple = [o.get("type") for o in options]
-            if all(isinstance(t, str) and len(o) == 1 for t, o in zip(simple, options, strict=True)):
+            if all(
+                isinstance(t, str) and len(o) == 1 for t, o in zip(simple, options, strict=True)
+            ):
                 return {"type": simple}
             return {"anyOf": options}
         if origin in (list, tuple, Sequence):
