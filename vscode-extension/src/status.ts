@@ -49,15 +49,8 @@ export function problems(report: Report): string[] {
   return out;
 }
 
-/** Pure: what the status bar shows for a server state and the current report. */
+/** Pure: what the status bar shows; `installer` is the server's installer line, once running. */
 export function describeStatus(state: ServerState, report: Report | undefined, installer?: string): StatusView {
-  const view = describeState(state, report);
-  return installer === undefined || state !== 'running'
-    ? view
-    : { ...view, tooltip: view.tooltip.replace(/\n?(Click to [^\n]*)$/, `\n${installer}\n$1`) };
-}
-
-function describeState(state: ServerState, report: Report | undefined): StatusView {
   if (state === 'starting') {
     return {
       text: '$(sync~spin) Env Layers',
@@ -74,10 +67,11 @@ function describeState(state: ServerState, report: Report | undefined): StatusVi
       command: RESTART_SERVER,
     };
   }
+  const installerLines = installer === undefined ? [] : [installer];
   if (report === undefined) {
     return {
       text: '$(layers) Env Layers',
-      tooltip: 'Env Layers: no composition yet. Click to show the environment.',
+      tooltip: ['Env Layers: no composition yet.', ...installerLines, 'Click to show the environment.'].join(installer === undefined ? ' ' : '\n'),
       look: 'normal',
       command: SHOW_REPORT,
     };
@@ -87,6 +81,7 @@ function describeState(state: ServerState, report: Report | undefined): StatusVi
     `Env Layers: ${summarize(report)}`,
     `Python ${report.pythonVersion}: ${report.interpreter}`,
     ...issues.map((p) => `Warning: ${p}`),
+    ...installerLines,
     'Click to show the composed environment.',
   ];
   return {
