@@ -296,3 +296,56 @@ test('the compositions and profiles come from the server, decoded with the contr
   assert.deepEqual(profiles, []);
   assert.deepEqual(contractProblems, []);
 });
+
+const SLOW_BACKEND = `
+import base64, hashlib, os, time, zipfile
+NAME = "slowdep"
+DIST = NAME + "-1.0.dist-info"
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    time.sleep(float(os.environ.get("WIRE_SLOW_BUILD", "4")))
+    files = [(NAME + ".py", b"VALUE = 1\\n"),
+             (DIST + "/METADATA", b"Metadata-Version: 2.1\\nName: slowdep\\nVersion: 1.0\\n"),
+             (DIST + "/WHEEL", b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")]
+    h = lambda d: "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode()
+    record = "".join("%s,%s,%d\\n" % (a, h(d), len(d)) for a, d in files) + DIST + "/RECORD,,\\n"
+    files.append((DIST + "/RECORD", record.encode()))
+    wheel = NAME + "-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        for arc, data in files:
+            zf.writestr(arc, data)
+    return wheel
+`;
+
+test('Add Layer entered while a slow sync runs is queued and composed after it (real server)', { skip: missing, timeout: 240_000 }, async () => {
+  assert.ok(api !== undefined);
+  // A dependency whose wheel build takes seconds: the sync is still running when "Add Layer" comes.
+  const slow = path.join(tmp, 'slowdep');
+  mkdirSync(slow, { recursive: true });
+  writeFileSync(path.join(slow, 'backend.py'), SLOW_BACKEND);
+  writeFileSync(
+    path.join(slow, 'pyproject.toml'),
+    '[project]\nname = "slowdep"\nversion = "1.0"\n[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
+  );
+  const pyproject = path.join(workspace, 'pyproject.toml');
+  const before = readFileSync(pyproject, 'utf8');
+  writeFileSync(pyproject, before.replace('dependencies = []', `dependencies = ["slowdep @ ${pathToFileURL(slow).href}"]`));
+  harness.shown.length = 0;
+  const started = Date.now();
+  const sync = api.commands.sync();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  harness.answer('wirepkg==1.2.3');
+  const add = api.commands.addLayer();
+  const [synced, composed] = await Promise.all([sync, add]);
+  const errors = harness.shown.filter((s) => s.level === 'error');
+  assert.deepEqual(errors, [], `server log:\n${stderr.join('').slice(-4000)}`);
+  assert.ok(synced !== undefined && synced.sync.installed.some((i) => i.startsWith('slowdep')), JSON.stringify(synced?.sync));
+  assert.ok(Date.now() - started > 3000, 'the sync was slow');
+  assert.ok(composed !== undefined, 'the layer was dropped');
+  assert.ok(harness.shown.some((s) => /wirepkg==1\.2\.3 will start after syncing/.test(s.message)), JSON.stringify(harness.shown));
+  // On disk: the composition exists and imports both the layer and the synced dependency.
+  const out = execFileSync(composed.interpreter, ['-c', 'import wirepkg, slowdep; print(wirepkg.VERSION, slowdep.VALUE)'], { encoding: 'utf8', env: serverEnv() });
+  assert.equal(out.trim(), '1.2.3 1');
+  assert.deepEqual(contractProblems, []);
+});
