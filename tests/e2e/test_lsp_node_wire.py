@@ -1,7 +1,9 @@
 """A second, independent client (Node + vscode-languageserver-protocol) sees the same report.
 
 The wire contract is what any editor gets: this drives the real server from Node and compares
-its `envlayers.report` answer with the CLI's `envlayers env --format json`.
+its `envlayers.report` answer with the CLI's `envlayers env --format json`; every answer also
+passes the decoders generated from the server's schema (strictly), and the CLI's report
+validates against that schema.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from envlayers import schema as wire
 from tests.e2e.lsp_support import workspace_project
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
@@ -53,10 +56,14 @@ def _node_modules() -> None:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_node_client_gets_the_cli_report(tmp_path: Path, wheelhouse: Path) -> None:
     _node_modules()
-    ws = workspace_project(tmp_path / "ws", wheelhouse)
+    ws = workspace_project(
+        tmp_path / "ws", wheelhouse, extra_tool='[tool.envlayers.profiles.extra]\nwith = ["beta"]\n'
+    )
     _cli(ws, "env", "--with", "beta", "--format", "json")  # builds the layer
     expected = json.loads(_cli(ws, "env", "--no-sync", "--with", "beta", "--format", "json").stdout)
     assert expected["layers"], "the composition should hold a layer"
+    wire.validate(wire.build_schema(), expected, "Report")
+    (ws / ".envlayers" / ".tmp-build").mkdir()  # a half-built composition is never listed
 
     assert NODE is not None
     proc = subprocess.run(
@@ -73,6 +80,14 @@ def test_node_client_gets_the_cli_report(tmp_path: Path, wheelhouse: Path) -> No
     assert out["serverInfo"]["name"] == "envlayers"
     assert "envlayers.report" in out["commands"]
     assert out["report"] == expected
+    assert out["decodeErrors"] == []
+    assert [row["key"] for row in out["layers"]] == [la["key"] for la in expected["layers"]]
+    if "envlayers.listCompositions" in out["commands"]:
+        names = [row["name"] for row in out["compositions"]]
+        assert names == [expected["name"]]
+    if "envlayers.listProfiles" in out["commands"]:
+        assert [p["name"] for p in out["profiles"]] == ["extra"]
+        assert out["profiles"][0]["with"] == ["beta"]
     assert out["error"]["data"]["kind"] == "invalid-input"
     assert -32099 <= out["error"]["code"] <= -32000
     assert out["exitCode"] == 0

@@ -2,7 +2,7 @@
 // `envlayers.pythonPath`): the server's ids are registered by the language client itself.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ArgsOf, Report, ResultOf, ServerCommand } from './protocol';
+import type { ArgsOf, Profile, Report, ResultOf, ServerCommand } from './protocol';
 import { SERVER_COMMANDS, ServerError } from './protocol';
 import type { Settings } from './settings';
 import type { ReportStore } from './state';
@@ -46,29 +46,13 @@ export function splitRequirements(input: string): string[] {
   return out;
 }
 
-/** The profile names declared in a pyproject.toml (`[tool.envlayers.profiles.NAME]`). */
-export function scanProfiles(pyproject: string): string[] {
-  const names: string[] = [];
-  let inProfilesTable = false;
-  for (const raw of pyproject.split(/\r?\n/)) {
-    const line = raw.trim();
-    const header = /^\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$/.exec(line);
-    if (header !== null) {
-      const table = (header[1] ?? '').replace(/\s*\.\s*/g, '.');
-      inProfilesTable = table === 'tool.envlayers.profiles';
-      const sub = /^tool\.envlayers\.profiles\.(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))$/.exec(table);
-      const name = sub?.[1] ?? sub?.[2] ?? sub?.[3];
-      if (name !== undefined && !names.includes(name)) names.push(name);
-      continue;
-    }
-    if (inProfilesTable) {
-      // `name = { with = [...] }` or `name.with = [...]` inside [tool.envlayers.profiles].
-      const key = /^(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*[.=]/.exec(line);
-      const name = key?.[1] ?? key?.[2] ?? key?.[3];
-      if (name !== undefined && !names.includes(name)) names.push(name);
-    }
-  }
-  return names;
+/** What a profile layers, for its quick pick entry: "jupyterlab ipykernel -r req.txt -e ./lib". */
+export function describeProfile(profile: Profile): string {
+  return [
+    ...profile.with,
+    ...profile.withRequirements.map((r) => `-r ${r}`),
+    ...profile.withEditable.map((e) => `-e ${e}`),
+  ].join(' ');
 }
 
 /** Most recent first, no duplicates, at most `limit`. */
@@ -115,8 +99,51 @@ export function reportError(log: vscode.LogOutputChannel, error: unknown): void 
   void vscode.window.showErrorMessage(`Env Layers: ${err.message}`);
 }
 
+/** Server commands that install: one at a time per workspace, in the order asked. */
+const INSTALLING: readonly ServerCommand[] = ['envlayers.sync', 'envlayers.compose', 'envlayers.installKernel'];
+
+interface Job {
+  readonly title: string;
+  readonly done: Promise<unknown>;
+}
+
 export class Commands {
+  /** The last installing job asked for, per workspace (what a new one waits for). */
+  private readonly jobs = new Map<string, Job>();
+
   constructor(private readonly deps: CommandDeps) {}
+
+  /** The title of the installing job running (or queued last) for `workspace`. */
+  busy(workspace: string): string | undefined {
+    return this.jobs.get(path.resolve(workspace))?.title;
+  }
+
+  /**
+   * Runs installing jobs of a workspace one after another. A job asked for while another runs
+   * is queued behind it and the user is told so at once; it runs whatever the first one's
+   * outcome (the server would also queue it, but a job must never depend on that to be done).
+   */
+  private async queue<T>(workspace: string, title: string, work: () => Promise<T>): Promise<T> {
+    const key = path.resolve(workspace);
+    const before = this.jobs.get(key);
+    if (before !== undefined) {
+      this.deps.log.info(`Queued ${title}: it starts after ${before.title}`);
+      void vscode.window.showInformationMessage(
+        `Env Layers: ${title} will start after ${before.title} has finished.`,
+      );
+    }
+    const done = (before?.done ?? Promise.resolve()).then(
+      () => work(),
+      () => work(),
+    );
+    const job: Job = { title, done };
+    this.jobs.set(key, job);
+    try {
+      return await done;
+    } finally {
+      if (this.jobs.get(key) === job) this.jobs.delete(key);
+    }
+  }
 
   /** Registers every palette command; returns their disposables. */
   register(): vscode.Disposable[] {
@@ -157,11 +184,17 @@ export class Commands {
 
   /** Runs a server command with a window progress indicator; undefined on failure. */
   private async run<K extends ServerCommand>(title: string, command: K, args: ArgsOf<K>): Promise<ResultOf<K> | undefined> {
-    try {
-      return await vscode.window.withProgress(
+    const request = async (): Promise<ResultOf<K>> =>
+      await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: `Env Layers: ${title}` },
         () => this.deps.execute(command, args),
       );
+    const workspace = (args as { workspace?: unknown }).workspace;
+    try {
+      if (INSTALLING.includes(command) && typeof workspace === 'string') {
+        return await this.queue(workspace, title, request);
+      }
+      return await request();
     } catch (error) {
       reportError(this.deps.log, error);
       return undefined;
@@ -239,26 +272,27 @@ export class Commands {
   async useProfile(): Promise<Report | undefined> {
     const workspace = this.workspace();
     if (workspace === undefined || !(await this.deps.trust.require('Composing a profile'))) return undefined;
-    let text = '';
+    // The server reads pyproject.toml (the one parser of [tool.envlayers.profiles]).
+    let profiles: readonly Profile[];
     try {
-      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(path.join(workspace, 'pyproject.toml')));
-      text = Buffer.from(bytes).toString('utf8');
-    } catch {
-      void vscode.window.showWarningMessage(`Env Layers: no pyproject.toml in ${workspace}.`);
+      profiles = await this.deps.execute('envlayers.listProfiles', { workspace });
+    } catch (error) {
+      reportError(this.deps.log, error);
       return undefined;
     }
-    const profiles = scanProfiles(text);
     if (profiles.length === 0) {
       void vscode.window.showInformationMessage(
         'Env Layers: pyproject.toml declares no profiles; add a [tool.envlayers.profiles.NAME] table with `with = [...]`.',
       );
       return undefined;
     }
-    const profile = await vscode.window.showQuickPick(profiles, {
+    const items = profiles.map((p) => ({ label: p.name, description: describeProfile(p) }));
+    const picked = await vscode.window.showQuickPick(items, {
       title: 'Env Layers: Use Profile',
       placeHolder: 'A profile from [tool.envlayers.profiles]',
     });
-    if (profile === undefined) return undefined;
+    if (picked === undefined) return undefined;
+    const profile = picked.label;
     return this.compose(`composing profile ${profile}`, { workspace, profile });
   }
 

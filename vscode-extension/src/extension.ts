@@ -63,6 +63,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     },
     probe: deps.probe,
     pathPythons: deps.pathPythons,
+    installerSetting: () => String(vscode.workspace.getConfiguration('envlayers').get<unknown>('installer') ?? 'auto'),
   });
   active = server;
   const docs = new ReportDocuments(store);
@@ -102,6 +103,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     ...commands.register(),
     ...registerDebugProvider(debugProvider),
     server.onDidChangeState((state) => {
+      status.setInstaller(server.installer?.summary);
       status.setState(state);
       const folder = currentFolder();
       if (state === 'running' && folder !== undefined) {
@@ -110,7 +112,7 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
       }
     }),
     server.onEnvironmentChanged((event) => {
-      if (event.report === undefined) store.delete(event.workspace);
+      if (event.report === null) store.delete(event.workspace);
       else store.set(event.report);
     }),
     store.onDidChange(refreshStatus),
@@ -126,7 +128,9 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
       if (affectsServer(event)) server.scheduleRestart();
     }),
   );
-  void registerEnvironmentManager(store, log).then((d) => {
+  void registerEnvironmentManager(store, log, (folder) =>
+    server.execute('envlayers.listCompositions', { workspace: folder }),
+  ).then((d) => {
     if (d !== undefined) context.subscriptions.push(d);
   });
   const ready = server.start();

@@ -1,8 +1,8 @@
 // Optional bridges to the Python extension (active interpreter) and the Python Environments
 // extension (an environment manager listing compositions). Without them everything else works.
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Composition } from './protocol';
 import type { ReportStore } from './state';
 
 export const PYTHON_EXTENSION = 'ms-python.python';
@@ -122,44 +122,34 @@ export class PythonBridge {
   }
 }
 
-/** A composed env found on disk under `<folder>/.envlayers/<name>/`. */
-export interface Composition {
+/** A composition of a workspace folder, as the server lists it (`envlayers.listCompositions`). */
+export interface FolderComposition extends Composition {
   readonly folder: string;
-  readonly name: string;
-  readonly prefix: string;
-  readonly interpreter: string;
-  readonly version: string;
 }
 
-/** Lists the composed envs of a workspace folder (the persistent overlays the server made). */
-export async function listCompositions(folder: string): Promise<Composition[]> {
-  const root = path.join(folder, '.envlayers');
-  let entries: string[];
+/** Asks the server for a folder's compositions; the extension never reads `.envlayers/` itself. */
+export type CompositionLister = (folder: string) => Promise<readonly Composition[]>;
+
+/** The usable compositions of a folder (damaged ones are left out); [] when the server fails. */
+export async function listCompositions(
+  list: CompositionLister,
+  folder: string,
+  log: vscode.LogOutputChannel,
+): Promise<FolderComposition[]> {
   try {
-    entries = await fs.readdir(root);
-  } catch {
+    const rows = await list(folder);
+    return rows.filter((c) => c.valid).map((c) => ({ ...c, folder }));
+  } catch (error) {
+    log.warn(`Could not list the compositions of ${folder}: ${String(error)}`);
     return [];
   }
-  const bin = process.platform === 'win32' ? path.join('Scripts', 'python.exe') : path.join('bin', 'python');
-  const out: Composition[] = [];
-  for (const name of entries.sort()) {
-    const prefix = path.join(root, name);
-    let cfg: string;
-    try {
-      cfg = await fs.readFile(path.join(prefix, 'pyvenv.cfg'), 'utf8');
-    } catch {
-      continue;
-    }
-    const version = /^\s*version(?:_info)?\s*=\s*(.+?)\s*$/m.exec(cfg)?.[1] ?? '';
-    out.push({ folder, name, prefix, interpreter: path.join(prefix, bin), version });
-  }
-  return out;
 }
 
 /** Registers an environment manager with the Python Environments extension, when present. */
 export async function registerEnvironmentManager(
   store: ReportStore,
   log: vscode.LogOutputChannel,
+  list: CompositionLister,
 ): Promise<vscode.Disposable | undefined> {
   let api: unknown;
   try {
@@ -182,20 +172,22 @@ export async function registerEnvironmentManager(
     const folder = vscode.workspace.getWorkspaceFolder(scope);
     return folder === undefined ? [] : [folder.uri.fsPath];
   };
-  const item = (c: Composition): EnvItem =>
+  // A composition runs the workspace's base Python: the folder's report knows its version.
+  const item = (c: FolderComposition): EnvItem =>
     envsApi.createPythonEnvironmentItem(
       {
         name: c.name,
         displayName: `${c.name} (Env Layers)`,
-        displayPath: c.prefix,
-        version: c.version,
+        displayPath: c.path,
+        version: store.get(c.folder)?.pythonVersion ?? '',
         environmentPath: vscode.Uri.file(c.interpreter),
-        description: path.basename(c.folder),
+        description: `${path.basename(c.folder)}${c.active ? ' (active)' : ''}`,
         execInfo: { run: { executable: c.interpreter } },
-        sysPrefix: c.prefix,
+        sysPrefix: c.path,
       },
       manager,
     );
+  const compositions = (folder: string): Promise<FolderComposition[]> => listCompositions(list, folder, log);
   const manager: EnvManager = {
     name: 'envlayers',
     displayName: 'Env Layers',
@@ -203,7 +195,7 @@ export async function registerEnvironmentManager(
     description: 'Compositions of the workspace environment and cached --with layers',
     refresh: async () => changed.fire([]),
     getEnvironments: async (scope) => {
-      const lists = await Promise.all(folders(scope).map(listCompositions));
+      const lists = await Promise.all(folders(scope).map(compositions));
       return lists.flat().map(item);
     },
     onDidChangeEnvironments: changed.event,
@@ -216,8 +208,8 @@ export async function registerEnvironmentManager(
     },
     get: async (scope) => (scope === undefined ? undefined : selected.get(scope.fsPath)),
     resolve: async (context) => {
-      const all = (await Promise.all(folders('all').map(listCompositions))).flat();
-      const hit = all.find((c) => c.interpreter === context.fsPath || c.prefix === context.fsPath);
+      const all = (await Promise.all(folders('all').map(compositions))).flat();
+      const hit = all.find((c) => c.interpreter === context.fsPath || c.path === context.fsPath);
       return hit === undefined ? undefined : item(hit);
     },
   };

@@ -10,6 +10,7 @@ import {
   WorkDoneProgressCancelNotification,
   WorkDoneProgressCreateRequest,
 } from 'vscode-languageserver-protocol';
+import { type InstallerChoice, UV_ENV, chooseInstaller } from './installer';
 import type { ProgressSource } from './progress';
 import { ServerProgress } from './progress';
 import {
@@ -205,15 +206,21 @@ export interface ClientHooks {
   serverSettings(raw: unknown): Record<string, unknown>;
 }
 
-export type Connect = (plan: LaunchPlan, log: vscode.LogOutputChannel, hooks: ClientHooks) => Promise<ServerConnection>;
+/** `extraEnv`: variables for the server on top of `serverEnv()` (e.g. ENVLAYERS_UV). */
+export type Connect = (
+  plan: LaunchPlan,
+  log: vscode.LogOutputChannel,
+  hooks: ClientHooks,
+  extraEnv: Readonly<Record<string, string>>,
+) => Promise<ServerConnection>;
 
 /** Starts the real language client (vscode-languageclient, loaded only here). */
-export const connectLanguageClient: Connect = async (plan, log, hooks) => {
+export const connectLanguageClient: Connect = async (plan, log, hooks, extraEnv) => {
   const lc = await import('vscode-languageclient/node');
   const serverOptions: import('vscode-languageclient/node').ServerOptions = {
     command: plan.command,
     args: [...plan.args],
-    options: { env: serverEnv() },
+    options: { env: { ...serverEnv(), ...extraEnv } },
   };
   const clientOptions: import('vscode-languageclient/node').LanguageClientOptions = {
     documentSelector: [{ scheme: 'file', pattern: '**/pyproject.toml' }],
@@ -274,6 +281,10 @@ export interface ServerManagerDeps {
   readonly probe: Probe;
   readonly pathPythons: () => readonly string[];
   readonly restartDelayMs?: number;
+  /** `envlayers.installer` (auto, uv, pip); auto when absent. */
+  readonly installerSetting?: () => string;
+  /** Where to look for uv (the extension host's environment by default). */
+  readonly environment?: NodeJS.ProcessEnv;
 }
 
 export const NOT_RUNNING = 'The Env Layers server is not running (see the "Env Layers" output).';
@@ -290,6 +301,8 @@ export class ServerManager implements vscode.Disposable {
   readonly onDidChangeState: vscode.Event<ServerState> = this.stateEmitter.event;
   readonly onEnvironmentChanged: vscode.Event<EnvironmentChanged> = this.changedEmitter.event;
   lastPlan: LaunchPlan | undefined;
+  /** The installer chosen for the running server (shown in the output and the status bar). */
+  installer: InstallerChoice | undefined;
 
   constructor(private readonly deps: ServerManagerDeps) {}
 
@@ -354,8 +367,17 @@ export class ServerManager implements vscode.Disposable {
       return;
     }
     log.info(`Starting the server (${plan.source}): ${plan.command} ${plan.args.join(' ')}`);
+    const installer = chooseInstaller({
+      setting: this.deps.installerSetting?.() ?? 'auto',
+      env: this.deps.environment ?? process.env,
+      selectedInterpreter: pythonInterpreter,
+      serverPython: plan.command,
+    });
+    this.installer = installer;
+    log.info(installer.summary);
+    const extraEnv: Record<string, string> = installer.uv === undefined ? {} : { [UV_ENV]: installer.uv };
     try {
-      const connection = await this.deps.connect(plan, log, this.deps.hooks);
+      const connection = await this.deps.connect(plan, log, this.deps.hooks, extraEnv);
       this.connection = connection;
       this.lastPlan = plan;
       this.subscriptions = [

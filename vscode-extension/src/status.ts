@@ -49,8 +49,8 @@ export function problems(report: Report): string[] {
   return out;
 }
 
-/** Pure: what the status bar shows for a server state and the current report. */
-export function describeStatus(state: ServerState, report: Report | undefined): StatusView {
+/** Pure: what the status bar shows; `installer` is the server's installer line, once running. */
+export function describeStatus(state: ServerState, report: Report | undefined, installer?: string): StatusView {
   if (state === 'starting') {
     return {
       text: '$(sync~spin) Env Layers',
@@ -67,10 +67,11 @@ export function describeStatus(state: ServerState, report: Report | undefined): 
       command: RESTART_SERVER,
     };
   }
+  const installerLines = installer === undefined ? [] : [installer];
   if (report === undefined) {
     return {
       text: '$(layers) Env Layers',
-      tooltip: 'Env Layers: no composition yet. Click to show the environment.',
+      tooltip: ['Env Layers: no composition yet.', ...installerLines, 'Click to show the environment.'].join(installer === undefined ? ' ' : '\n'),
       look: 'normal',
       command: SHOW_REPORT,
     };
@@ -80,6 +81,7 @@ export function describeStatus(state: ServerState, report: Report | undefined): 
     `Env Layers: ${summarize(report)}`,
     `Python ${report.pythonVersion}: ${report.interpreter}`,
     ...issues.map((p) => `Warning: ${p}`),
+    ...installerLines,
     'Click to show the composed environment.',
   ];
   return {
@@ -94,6 +96,7 @@ export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
   private state: ServerState = 'starting';
   private report: Report | undefined;
+  private installer: string | undefined;
 
   constructor(private enabled: boolean) {
     this.item = vscode.window.createStatusBarItem('envlayers.status', vscode.StatusBarAlignment.Left, 50);
@@ -116,8 +119,14 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The installer line of the tooltip ("Installer: uv (/usr/bin/uv, from the PATH)..."). */
+  setInstaller(summary: string | undefined): void {
+    this.installer = summary;
+    this.render();
+  }
+
   current(): StatusView {
-    return describeStatus(this.state, this.report);
+    return describeStatus(this.state, this.report, this.installer);
   }
 
   private render(): void {

@@ -1,6 +1,6 @@
 import './shim/register';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeEach, test } from 'node:test';
@@ -12,7 +12,7 @@ import {
   UI_COMMANDS,
   formatBytes,
   rememberRecent,
-  scanProfiles,
+  describeProfile,
   splitRequirements,
 } from '../src/commands';
 import { type ArgsOf, type ResultOf, type ServerCommand, ServerError } from '../src/protocol';
@@ -93,24 +93,9 @@ test('splitRequirements keeps specifiers and markers with their requirement', ()
   for (const [input, expected] of cases) assert.deepEqual(splitRequirements(input), expected, input);
 });
 
-test('scanProfiles finds sub-tables, inline tables and quoted names', () => {
-  const text = [
-    '[project]',
-    'name = "x"',
-    '[tool.envlayers]',
-    'python = "3.12"',
-    '[tool.envlayers.profiles.notebook]',
-    'with = ["jupyterlab"]',
-    '[tool.envlayers.profiles."gpu-1"]',
-    'with = ["torch"]',
-    '[ tool.envlayers.profiles ]',
-    'docs = { with = ["mkdocs"] }',
-    'lint.with = ["ruff"]',
-    '[tool.other]',
-    'fake = { with = [] }',
-  ].join('\n');
-  assert.deepEqual(scanProfiles(text), ['notebook', 'gpu-1', 'docs', 'lint']);
-  assert.deepEqual(scanProfiles('[project]\nname="x"\n'), []);
+test('describeProfile shows what a profile layers', () => {
+  assert.equal(describeProfile({ name: 'nb', with: ['jupyterlab', 'rich>=13'], withRequirements: ['/w/req.txt'], withEditable: ['/w/lib'] }), 'jupyterlab rich>=13 -r /w/req.txt -e /w/lib');
+  assert.equal(describeProfile({ name: 'empty', with: [], withRequirements: [], withEditable: [] }), '');
 });
 
 test('rememberRecent and formatBytes', () => {
@@ -193,18 +178,34 @@ test('setInterpreter: never does nothing, always sets without asking, same inter
   assert.deepEqual(harness.settingUpdates, [{ key: 'envlayers.setInterpreter', value: 'always', target: vscode.ConfigurationTarget.Workspace }]);
 });
 
-test('Use Profile offers the profiles of pyproject.toml and composes the chosen one', async () => {
+test('Use Profile offers the profiles the server lists and composes the chosen one', async () => {
+  // No pyproject.toml on disk: the extension never parses it, the server does.
   const dir = mkdtempSync(path.join(tmpdir(), 'envlayers-profiles-'));
-  writeFileSync(path.join(dir, 'pyproject.toml'), '[project]\nname = "p"\n[tool.envlayers.profiles.notebook]\nwith = ["ipykernel"]\n[tool.envlayers.profiles.docs]\nwith = ["mkdocs"]\n');
-  const r = rig({ folder: dir, settings: { setInterpreter: 'never' } });
+  const profiles = [
+    { name: 'notebook', with: ['ipykernel'], withRequirements: [], withEditable: [] },
+    { name: 'docs', with: ['mkdocs'], withRequirements: [], withEditable: [] },
+  ];
+  const r = rig({ folder: dir, settings: { setInterpreter: 'never' }, results: { 'envlayers.listProfiles': () => profiles } });
   let items: unknown[] = [];
-  harness.answer((p: { items?: unknown[] }) => {
+  harness.answer((p: { items?: { label: string }[] }) => {
     items = p.items ?? [];
-    return 'docs';
+    return p.items?.[1];
   });
   await r.commands.useProfile();
-  assert.deepEqual(items, ['notebook', 'docs']);
-  assert.deepEqual(r.calls, [{ command: 'envlayers.compose', args: { workspace: dir, profile: 'docs' } }]);
+  assert.deepEqual(items, [
+    { label: 'notebook', description: 'ipykernel' },
+    { label: 'docs', description: 'mkdocs' },
+  ]);
+  assert.deepEqual(r.calls, [
+    { command: 'envlayers.listProfiles', args: { workspace: dir } },
+    { command: 'envlayers.compose', args: { workspace: dir, profile: 'docs' } },
+  ]);
+  // None declared: a message, no compose.
+  harness.shown.length = 0;
+  const none = rig({ folder: dir, results: { 'envlayers.listProfiles': () => [] } });
+  assert.equal(await none.commands.useProfile(), undefined);
+  assert.match(harness.shown[0]?.message ?? '', /declares no profiles/);
+  assert.deepEqual(none.calls.map((c) => c.command), ['envlayers.listProfiles']);
 });
 
 test('Remove Layers composes the base alone without syncing', async () => {

@@ -17,9 +17,12 @@ import { harness } from './shim/vscode';
 const server: ServerDebugConfiguration = {
   type: 'debugpy',
   request: 'launch',
+  name: 'Python: envlayers (with-1)',
   python: '/ws/.envlayers/with-1/bin/python',
   env: { VIRTUAL_ENV: '/ws/.envlayers/with-1', PATH: '/ws/.envlayers/with-1/bin:/usr/bin' },
   cwd: WS,
+  justMyCode: true,
+  console: 'integratedTerminal',
 };
 
 const folder = { uri: vscode.Uri.file(WS), name: 'project', index: 0 } as vscode.WorkspaceFolder;

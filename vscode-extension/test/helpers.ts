@@ -14,6 +14,7 @@ export function sampleReport(overrides: Partial<Report> = {}): Report {
   return {
     schemaVersion: 1,
     workspace: WS,
+    name: 'with-1a2b3c4d',
     interpreter: path.join(composed, 'bin', 'python'),
     baseInterpreter: path.join(WS, '.venv', 'bin', 'python'),
     pythonVersion: '3.11.7',
@@ -34,6 +35,7 @@ export function sampleReport(overrides: Partial<Report> = {}): Report {
     satisfiedByBase: [],
     conflicts: [],
     sync: { state: 'in-sync', installed: [], removed: [], extraneous: [] },
+    warnings: [],
     ...overrides,
   };
 }

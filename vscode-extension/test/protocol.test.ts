@@ -46,11 +46,11 @@ test('server errors are decoded from JSON-RPC errors', () => {
 });
 
 test('other results decode too', () => {
-  const dbg = decodeDebugConfiguration({ type: 'debugpy', request: 'launch', python: '/p', env: { A: 'b' }, cwd: '/w', justMyCode: false });
+  const dbg = decodeDebugConfiguration({ type: 'debugpy', request: 'launch', name: 'n', python: '/p', env: { A: 'b' }, cwd: '/w', justMyCode: false, console: 'integratedTerminal' });
   assert.equal(dbg['justMyCode'], false);
-  assert.throws(() => decodeDebugConfiguration({ type: 'debugpy', request: 'launch', env: {} }), /python/);
-  assert.deepEqual(decodeLayerList([{ key: 'k', path: '/p', requirements: ['a'], sizeBytes: 10, lastUsed: '2026-01-01', usedBy: ['/w'] }]), [
-    { key: 'k', path: '/p', requirements: ['a'], sizeBytes: 10, lastUsed: '2026-01-01', usedBy: ['/w'] },
+  assert.throws(() => decodeDebugConfiguration({ type: 'debugpy', request: 'launch', name: 'n', env: {} }), /python/);
+  assert.deepEqual(decodeLayerList([{ key: 'k', path: '/p', requirements: ['a'], sizeBytes: 10, lastUsed: '2026-01-01', usedBy: ['/w'], valid: true }]), [
+    { key: 'k', path: '/p', requirements: ['a'], sizeBytes: 10, lastUsed: '2026-01-01', usedBy: ['/w'], valid: true },
   ]);
   assert.equal(decodeEnvironmentChanged({ workspace: '/w', report: sampleReport() }).workspace, '/w');
 });

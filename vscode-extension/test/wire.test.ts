@@ -4,7 +4,7 @@
 import './shim/register';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,6 +26,7 @@ import {
 } from 'vscode-languageserver-protocol';
 import { StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { type EnvlayersApi, activateWith, deactivate } from '../src/extension';
+import { RESULT_DECODERS, type ServerCommand, decodeEnvironmentChanged, decodeErrorData } from '../src/generated/protocol';
 import type { ProgressToken } from '../src/progress';
 import { type ClientHooks, type LaunchPlan, type ServerConnection, probePython, serverEnv } from '../src/server';
 import { fakeContext } from './helpers';
@@ -79,6 +80,18 @@ function isolatedEnv(tmp: string): NodeJS.ProcessEnv {
   };
 }
 
+/** Every real answer, checked strictly against the generated decoders (unknown keys fail). */
+const contractProblems: string[] = [];
+let advertised: readonly string[] = [];
+
+function checkStrictly(what: string, decode: (value: unknown, o: { strict: boolean }) => unknown, value: unknown): void {
+  try {
+    decode(value, { strict: true });
+  } catch (error) {
+    contractProblems.push(`${what}: ${String(error)}`);
+  }
+}
+
 /** A ServerConnection over the protocol layer, as vscode-languageclient would make it. */
 async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJS.ProcessEnv, folder: string, stderr: string[]): Promise<ServerConnection> {
   const child: ChildProcess = spawn(plan.command, [...plan.args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -98,7 +111,7 @@ async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJ
   connection.onNotification('textDocument/publishDiagnostics', () => undefined);
   connection.listen();
   const uri = pathToFileURL(folder).href;
-  await connection.sendRequest(InitializeRequest.type, {
+  const init = await connection.sendRequest(InitializeRequest.type, {
     processId: process.pid,
     rootUri: uri,
     workspaceFolders: [{ uri, name: path.basename(folder) }],
@@ -106,9 +119,24 @@ async function connectOverStdio(plan: LaunchPlan, hooks: ClientHooks, env: NodeJ
     initializationOptions: hooks.serverSettings({}),
   });
   await connection.sendNotification(InitializedNotification.type, {});
+  advertised = init.capabilities.executeCommandProvider?.commands ?? [];
   return {
-    request: (command, arg, token) => connection.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }, token),
-    onNotification: (method, listener) => connection.onNotification(method, listener),
+    request: async (command, arg, token) => {
+      try {
+        const result: unknown = await connection.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }, token);
+        checkStrictly(command, RESULT_DECODERS[command as ServerCommand], result);
+        return result;
+      } catch (error) {
+        const data = (error as { data?: unknown }).data;
+        if (data !== undefined) checkStrictly(`${command} error data`, decodeErrorData, data);
+        throw error;
+      }
+    },
+    onNotification: (method, listener) =>
+      connection.onNotification(method, (params: unknown) => {
+        if (method === 'envlayers/environmentChanged') checkStrictly(method, decodeEnvironmentChanged, params);
+        listener(params);
+      }),
     progress: {
       onProgressCreated: (listener) => {
         created = listener;
@@ -170,9 +198,9 @@ before(async () => {
   harness.settings.set('envlayers.setInterpreter', 'never');
   const env = isolatedEnv(tmp);
   api = await activateWith(fakeContext(), {
-    connect: (plan, _log, hooks) => {
+    connect: (plan, _log, hooks, extraEnv) => {
       plans.push(plan);
-      return connectOverStdio(plan, hooks, env, workspace, stderr);
+      return connectOverStdio(plan, hooks, { ...env, ...extraEnv }, workspace, stderr);
     },
     probe: probePython,
     pathPythons: () => [],
@@ -200,6 +228,13 @@ test('compose through the real server builds the report view and debug configura
   assert.equal(report.layers.length, 1);
   assert.equal(report.layers[0]?.packages['wirepkg'], '1.2.3');
   assert.deepEqual(report.layers[0]?.requirements, ['wirepkg==1.2.3']);
+
+  // The extension found the uv of the server's environment, said so, and the layer was built by it.
+  assert.equal(api.server.installer?.name, 'uv');
+  assert.ok(harness.channels[0]?.lines.some((l) => l.startsWith('[info] Installer: uv (')));
+  assert.match(String(harness.statusItems[0]?.tooltip), /\nInstaller: uv \(/);
+  const meta = JSON.parse(readFileSync(path.join(report.layers[0]?.path ?? '', 'envlayers-layer.json'), 'utf8')) as { installer?: string };
+  assert.equal(meta.installer, 'uv');
 
   // The server's work-done progress was shown as a cancellable notification.
   const shownProgress = harness.progress.filter((p) => p.options.location === vscode.ProgressLocation.Notification);
@@ -240,4 +275,77 @@ test('compose through the real server builds the report view and debug configura
   // The debug configuration runs the program with the layer on the composed interpreter.
   const run = execFileSync(resolved['python'], [resolved['program']], { encoding: 'utf8', env: { ...serverEnv(), ...resolved['env'] }, cwd: workspace });
   assert.equal(run.trim(), '1.2.3');
+
+  // Every answer so far (reports, debug configuration, environmentChanged) met the contract.
+  const layers = await api.server.execute('envlayers.listLayers', { workspace });
+  assert.deepEqual(layers.map((l) => [l.key, l.valid]), [[report.layers[0]?.key, true]]);
+  assert.deepEqual(contractProblems, []);
+});
+
+test('the compositions and profiles come from the server, decoded with the contract', { skip: missing, timeout: 120_000 }, async (t) => {
+  assert.ok(api !== undefined);
+  if (!advertised.includes('envlayers.listCompositions') || !advertised.includes('envlayers.listProfiles')) {
+    t.skip('this server does not have envlayers.listCompositions / envlayers.listProfiles yet');
+    return;
+  }
+  mkdirSync(path.join(workspace, '.envlayers', '.tmp-half-built'), { recursive: true });
+  const rows = await api.server.execute('envlayers.listCompositions', { workspace });
+  assert.ok(rows.length >= 1 && rows.every((r) => !r.name.startsWith('.')), JSON.stringify(rows));
+  assert.ok(rows.some((r) => r.active && r.valid));
+  const profiles = await api.server.execute('envlayers.listProfiles', { workspace });
+  assert.deepEqual(profiles, []);
+  assert.deepEqual(contractProblems, []);
+});
+
+const SLOW_BACKEND = `
+import base64, hashlib, os, time, zipfile
+NAME = "slowdep"
+DIST = NAME + "-1.0.dist-info"
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    time.sleep(float(os.environ.get("WIRE_SLOW_BUILD", "4")))
+    files = [(NAME + ".py", b"VALUE = 1\\n"),
+             (DIST + "/METADATA", b"Metadata-Version: 2.1\\nName: slowdep\\nVersion: 1.0\\n"),
+             (DIST + "/WHEEL", b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")]
+    h = lambda d: "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode()
+    record = "".join("%s,%s,%d\\n" % (a, h(d), len(d)) for a, d in files) + DIST + "/RECORD,,\\n"
+    files.append((DIST + "/RECORD", record.encode()))
+    wheel = NAME + "-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        for arc, data in files:
+            zf.writestr(arc, data)
+    return wheel
+`;
+
+test('Add Layer entered while a slow sync runs is queued and composed after it (real server)', { skip: missing, timeout: 240_000 }, async () => {
+  assert.ok(api !== undefined);
+  // A dependency whose wheel build takes seconds: the sync is still running when "Add Layer" comes.
+  const slow = path.join(tmp, 'slowdep');
+  mkdirSync(slow, { recursive: true });
+  writeFileSync(path.join(slow, 'backend.py'), SLOW_BACKEND);
+  writeFileSync(
+    path.join(slow, 'pyproject.toml'),
+    '[project]\nname = "slowdep"\nversion = "1.0"\n[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
+  );
+  const pyproject = path.join(workspace, 'pyproject.toml');
+  const before = readFileSync(pyproject, 'utf8');
+  writeFileSync(pyproject, before.replace('dependencies = []', `dependencies = ["slowdep @ ${pathToFileURL(slow).href}"]`));
+  harness.shown.length = 0;
+  const started = Date.now();
+  const sync = api.commands.sync();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  harness.answer('wirepkg==1.2.3');
+  const add = api.commands.addLayer();
+  const [synced, composed] = await Promise.all([sync, add]);
+  const errors = harness.shown.filter((s) => s.level === 'error');
+  assert.deepEqual(errors, [], `server log:\n${stderr.join('').slice(-4000)}`);
+  assert.ok(synced !== undefined && synced.sync.installed.some((i) => i.startsWith('slowdep')), JSON.stringify(synced?.sync));
+  assert.ok(Date.now() - started > 3000, 'the sync was slow');
+  assert.ok(composed !== undefined, 'the layer was dropped');
+  assert.ok(harness.shown.some((s) => /wirepkg==1\.2\.3 will start after syncing/.test(s.message)), JSON.stringify(harness.shown));
+  // On disk: the composition exists and imports both the layer and the synced dependency.
+  const out = execFileSync(composed.interpreter, ['-c', 'import wirepkg, slowdep; print(wirepkg.VERSION, slowdep.VALUE)'], { encoding: 'utf8', env: serverEnv() });
+  assert.equal(out.trim(), '1.2.3 1');
+  assert.deepEqual(contractProblems, []);
 });

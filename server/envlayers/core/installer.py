@@ -28,6 +28,7 @@ from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, O
 from envlayers.core.proc import CancelToken, redact
 
 __all__ = [
+    "UV_ENV",
     "IndexSettings",
     "Installer",
     "PipInstaller",
@@ -398,8 +399,17 @@ def _bundled_pip_wheel(version: tuple[int, int]) -> Path | None:
 _UV_QUIET = ("--color", "never", "--no-progress")
 
 
+UV_ENV = "ENVLAYERS_UV"
+
+
 def find_uv() -> str | None:
-    """The uv binary: the `uv` package's when importable, else the first on PATH."""
+    """The uv binary: `$ENVLAYERS_UV` (an editor that found one), the `uv` package's when
+    importable, else the first on PATH."""
+    given = os.environ.get(UV_ENV, "").strip()
+    if given:
+        if os.path.isfile(given) and os.access(given, os.X_OK):
+            return given
+        log.warning("%s=%s is not an executable file; looking for uv elsewhere", UV_ENV, given)
     try:
         from uv import find_uv_bin
     except ImportError:
