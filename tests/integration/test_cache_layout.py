@@ -12,6 +12,7 @@ import pytest
 from envlayers.config import Options
 from envlayers.core.engine import Engine
 from envlayers.core.fsutil import swap_in
+from envlayers.core.owned import MARKER, mark
 from tests.support.workspaces import workspace
 
 
@@ -38,18 +39,21 @@ def test_swap_in_replaces_a_folder_and_leaves_nothing_aside(tmp_path: Path) -> N
     dest, new = tmp_path / "env", tmp_path / ".env.tmp"
     dest.mkdir()
     (dest / "old").write_text("old", encoding="utf-8")
+    mark(dest, "build")
     new.mkdir()
     (new / "new").write_text("new", encoding="utf-8")
-    swap_in(new, dest)
+    mark(new, "build")
+    swap_in(new, dest, kind="build", roots=[tmp_path])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env"]
-    assert [p.name for p in dest.iterdir()] == ["new"]
+    assert sorted(p.name for p in dest.iterdir()) == [MARKER, "new"]
 
 
 def test_swap_in_puts_the_old_one_back_when_the_new_one_cannot_move_in(tmp_path: Path) -> None:
     dest = tmp_path / "env"
     dest.mkdir()
     (dest / "old").write_text("old", encoding="utf-8")
+    mark(dest, "build")
     with pytest.raises(OSError):
-        swap_in(tmp_path / "missing", dest)
+        swap_in(tmp_path / "missing", dest, kind="build", roots=[tmp_path])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env"]
     assert (dest / "old").read_text(encoding="utf-8") == "old"

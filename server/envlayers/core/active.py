@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.compose import CarryHook, ComposedEnv, ensure_composed
-from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree
+from envlayers.core.fsutil import atomic_write_json, read_json, remove_file
 from envlayers.core.interpreter import InterpreterInfo
-from envlayers.core.layers import Layer, LayerCache
+from envlayers.core.layers import Layer, LayerCache, is_valid_key
+from envlayers.core.owned import SAFE_NAME
 from envlayers.core.paths import CacheLayout
 from envlayers.core.requests import strs
 
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 ACTIVE = "active.json"
+log = logging.getLogger(__name__)
 
 
 def active_path(root: Path) -> Path:
@@ -37,7 +40,38 @@ def active_path(root: Path) -> Path:
 
 
 def read_active(root: Path) -> dict[str, object] | None:
-    return read_json(active_path(root))
+    """`active.json` when it is envlayers' own (the schema below), else None and a warning.
+
+    The file sits in a folder a repository can commit: its name becomes a path below
+    `.envlayers/` and its keys name cache folders, so nothing unchecked may pass.
+    """
+    data = read_json(active_path(root))
+    if data is None:
+        return None
+    problem = _active_problem(data)
+    if problem is not None:
+        log.warning("ignoring %s: %s", active_path(root), problem)
+        return None
+    return data
+
+
+def _active_problem(data: Mapping[str, object]) -> str | None:
+    if data.get("format") != 1:
+        return "not an envlayers state file (format)"
+    name = data.get("name")
+    if name is not None and (not isinstance(name, str) or not SAFE_NAME.match(name)):
+        return f"invalid composition name {str(name)[:80]!r}"
+    layers = data.get("layers", [])
+    if not isinstance(layers, list) or not all(
+        isinstance(k, str) and is_valid_key(k) for k in layers
+    ):
+        return "invalid layer keys"
+    satisfied = data.get("satisfiedByBase", [])
+    if not isinstance(satisfied, list) or not all(isinstance(r, str) for r in satisfied):
+        return "invalid satisfiedByBase"
+    if not isinstance(data.get("request", {}), dict):
+        return "invalid request"
+    return None
 
 
 def write_active(
@@ -81,7 +115,7 @@ def clear_active(root: Path, name: str) -> None:
     """Forget the active composition when it is `name` (the workspace falls back to its base)."""
     active = read_active(root)
     if active is not None and active.get("name") == name:
-        remove_tree(active_path(root))
+        remove_file(active_path(root), roots=[root])
 
 
 def register_use(layout: CacheLayout, composed: ComposedEnv) -> None:

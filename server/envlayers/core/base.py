@@ -4,6 +4,7 @@ no-op sync is a file compare and a folder listing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from envlayers.core.installer import Installer, find_uv, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
 from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
+from envlayers.core.owned import check_removable, is_owned, mark
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import BasePlan
 from envlayers.core.proc import CancelToken, run
@@ -52,16 +54,21 @@ def ensure_base(plan: BasePlan, layout: CacheLayout) -> Path:
         plan.python_request, requires_python=project.requires_python, cache_dir=layout.root
     )
     # We hold the workspace lock: any temporary sibling is a dead sync's leftover.
+    roots = [plan.anchor]
+    check_removable(prefix, "base", roots=roots)  # refuse before anything is created
     for pattern in (f".{prefix.name}.tmp-*", f".{prefix.name}.old-*", f".old-{prefix.name}-*"):
         for stale in prefix.parent.glob(pattern):
-            remove_tree(stale)
+            with contextlib.suppress(OperationFailed):  # not ours: leave it
+                remove_tree(stale, kind="base", roots=roots)
     tmp = prefix.with_name(f".{prefix.name}.tmp-{uuid.uuid4().hex[:8]}")
     log.info("creating the workspace environment %s with %s", prefix, exe)
     try:
         _venv.create_venv(tmp, exe)
-        swap_in(tmp, prefix)
+        mark(tmp, "base")
+        swap_in(tmp, prefix, kind="base", roots=roots)
     except BaseException:
-        remove_tree(tmp)
+        if is_owned(tmp, "base"):
+            remove_tree(tmp, kind="base", roots=roots)
         raise
     return _venv.venv_python(prefix)
 
@@ -89,7 +96,7 @@ def sync_base(
         # The no-op path: a file compare and a folder listing, no installer, no process.
         return SyncInfo("in-sync", extraneous=tuple(strs(stamp.get("extraneous"))))
     requests, locked = base_requests(project, selection, base)
-    before = _drop_broken(Inventory.scan(sites), sites)
+    before = _drop_broken(Inventory.scan(sites), sites, plan.prefix)
     installer = _Installers(plan)
     if not check(requests, before, base.marker_env).ok:
         log.info("syncing %s with %s", plan.prefix, installer.get().name)
@@ -117,7 +124,7 @@ def sync_base(
     return SyncInfo("in-sync", tuple(installed), tuple(removed), tuple(extra))
 
 
-def _drop_broken(inventory: Inventory, sites: list[str]) -> Inventory:
+def _drop_broken(inventory: Inventory, sites: list[str], prefix: Path) -> Inventory:
     """Remove the half-installed dist-infos of the base (an install cut short) so the
     installer, which would trip over them, installs those distributions again."""
     if not inventory.broken:
@@ -133,7 +140,7 @@ def _drop_broken(inventory: Inventory, sites: list[str]) -> Inventory:
             dist.version,
             path.name,
         )
-        remove_tree(path)
+        remove_tree(path, kind="dist-info", roots=[prefix])
     return Inventory.scan(sites)
 
 
@@ -251,7 +258,7 @@ def base_requests(
             requests = _project_requests(project, selection)
     finally:
         if exported is not None:
-            remove_tree(exported.parent)
+            remove_tree(exported.parent, kind="build", roots=[exported.parent.parent])
     if project.has_build_system and project.name:
         requests.append(editable_request(project.root, project.name))
     return requests, lock is not None
@@ -291,6 +298,7 @@ def _export_uv_lock(project: Project, selection: Mapping[str, object]) -> Path |
         )
         return None
     out_dir = Path(tempfile.mkdtemp(prefix="envlayers-uvlock-"))
+    mark(out_dir, "build")
     out = out_dir / "pylock.toml"
     cmd = [uv, "export", "--frozen", "--format", "pylock.toml", "--no-emit-project", "--quiet"]
     cmd += ["--output-file", str(out), "--project", str(project.root)]
@@ -305,7 +313,7 @@ def _export_uv_lock(project: Project, selection: Mapping[str, object]) -> Path |
         cmd.append("--all-extras")
     result = run(cmd, cwd=project.root)
     if result.returncode != 0 or not out.is_file():
-        remove_tree(out_dir)
+        remove_tree(out_dir, kind="build", roots=[out_dir.parent])
         tail = "\n".join(result.stderr.strip().splitlines()[-10:])
         raise InvalidInput(f"cannot read {project.uv_lock} with `uv export`: {tail}")
     return out

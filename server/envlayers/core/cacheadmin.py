@@ -11,7 +11,7 @@ from envlayers.core import venv as _venv
 from envlayers.core.active import clear_active, read_active
 from envlayers.core.compose import load_composed
 from envlayers.core.errors import InvalidInput
-from envlayers.core.fsutil import read_json, remove_tree
+from envlayers.core.fsutil import read_json, remove_file, remove_tree
 from envlayers.core.kernelspecs import remove_kernelspecs
 from envlayers.core.layers import LayerCache, is_valid_key
 from envlayers.core.paths import CacheLayout
@@ -44,7 +44,7 @@ def layer_users(layout: CacheLayout) -> dict[str, list[str]]:
         record = load_composed(path)
         if record is None:
             with contextlib.suppress(OSError):
-                remove_tree(entry)
+                remove_file(entry, roots=[layout.compositions])
             continue
         for key in strs(record.get("layers")):
             users.setdefault(key, []).append(str(path))
@@ -125,6 +125,6 @@ def remove_composition(root: Path, name: str) -> dict[str, object]:
     back to its base when it was the active one. The caller holds the workspace lock."""
     path = composition_path(root, name)
     kernels = remove_kernelspecs(path)
-    remove_tree(path)
+    remove_tree(path, kind="composition", roots=[root])
     clear_active(root, name)
     return {"removed": [name], "kernelspecs": kernels}

@@ -27,7 +27,8 @@ from envlayers.core.fsutil import (
     swap_in,
 )
 from envlayers.core.interpreter import InterpreterInfo
-from envlayers.core.layers import Layer
+from envlayers.core.layers import Layer, is_valid_key
+from envlayers.core.owned import check_name, mark
 from envlayers.core.scripts import link_scripts
 
 __all__ = [
@@ -177,8 +178,21 @@ def load_composed(path: Path) -> dict[str, object] | None:
         return None
     site = record.get("sitePackages")
     hashes = record.get("overlayHashes")
+    layers = record.get("layers", [])
     if not isinstance(site, str) or not isinstance(hashes, dict):
         return None
+    top = os.path.realpath(path)
+    if os.path.commonpath([top, os.path.realpath(site)]) != top:
+        log.warning(
+            "ignoring %s: its site dir is outside the composition", path / COMPOSITION_RECORD
+        )
+        return None
+    if not isinstance(layers, list) or not all(
+        isinstance(k, str) and is_valid_key(k) for k in layers
+    ):
+        return None
+    if set(hashes) - set(overlay_files(())):
+        return None  # only our own overlay files are ever read
     for name, digest in hashes.items():
         try:
             data = (Path(site) / str(name)).read_bytes()
@@ -203,7 +217,7 @@ def ensure_composed(
 ) -> ComposedEnv:
     """The composed env `<workspace>/.envlayers/<name>`, rebuilt only when its inputs changed."""
     root = workspace / ".envlayers"
-    final = root / name
+    final = root / check_name(name)
     base_dirs = base_site_dirs(base)
     system_site = base.include_system_site_packages
     digest = compose_digest(layers=layers, base=base, base_dirs=base_dirs, system_site=system_site)
@@ -218,15 +232,15 @@ def ensure_composed(
         record = _build_overlay(tmp, final, workspace, base, layers, digest, dirs)
         if final.is_dir() and carry is not None:
             carry(final, tmp)
-        swap_in(tmp, final)
+        swap_in(tmp, final, kind="composition", roots=[workspace])
     except EnvlayersError:
-        remove_tree(tmp)
+        remove_tree(tmp, kind="composition", roots=[workspace])
         raise
     except OSError as exc:
-        remove_tree(tmp)
+        remove_tree(tmp, kind="composition", roots=[workspace])
         raise OperationFailed(f"could not write the composed environment {final}: {exc}") from exc
     except BaseException:
-        remove_tree(tmp)
+        remove_tree(tmp, kind="composition", roots=[workspace])
         raise
     return _from_record(name, final, record, reused=False)
 
@@ -244,6 +258,7 @@ def _build_overlay(
     _venv.create_venv(
         tmp, base.base_executable, system_site_packages=base.include_system_site_packages
     )
+    mark(tmp, "composition")
     cfg = {
         "extends-environment": base.prefix,
         "envlayers-layers": ",".join(la.key for la in layers),

@@ -1,7 +1,10 @@
 """Small filesystem helpers: the one atomic write, the one swap, the one removal, folder sizes.
 
 Everything in the core that replaces or removes a file or folder goes through `atomic_write_*`,
-`swap_in` or `remove_tree`, so there is one place to make those steps safe.
+`swap_in`, `remove_tree` or `remove_file`, and the last three first ask `owned.check_removable`
+(a folder) or `owned.check_inside` (a file): envlayers removes or replaces only what it created,
+inside the folders it manages, never through a link. A test checks that nothing else in the
+package removes or renames anything.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+
+from envlayers.core.owned import Kind, check_inside, check_removable
 
 __all__ = [
     "atomic_write_bytes",
@@ -20,6 +26,7 @@ __all__ = [
     "atomic_write_text",
     "dir_size",
     "read_json",
+    "remove_file",
     "remove_tree",
     "swap_in",
 ]
@@ -71,10 +78,12 @@ def read_json(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def swap_in(new: Path, dest: Path) -> None:
-    """Replace `dest` by `new` (a sibling): `dest` is renamed aside, `new` renamed in, the old
-    one removed. When moving `new` in fails, the old `dest` is put back before the error rises.
-    """
+def swap_in(new: Path, dest: Path, *, kind: Kind, roots: Sequence[Path]) -> None:
+    """Replace `dest` by `new` (a sibling envlayers just made): `dest` is renamed aside, `new`
+    renamed in, the old one removed. When moving `new` in fails, the old `dest` is put back
+    before the error rises. `dest` must be envlayers' own `kind` inside `roots`."""
+    check_removable(new, kind, roots=roots)
+    check_removable(dest, kind, roots=roots)
     old: Path | None = None
     if os.path.lexists(dest):
         old = dest.with_name(f".old-{dest.name}-{uuid.uuid4().hex[:8]}")
@@ -87,23 +96,43 @@ def swap_in(new: Path, dest: Path) -> None:
                 os.replace(old, dest)
         raise
     if old is not None:
-        remove_tree(old)
+        remove_tree(old, kind=kind, roots=roots)
 
 
-def remove_tree(path: Path) -> None:
-    """Remove a file or folder: a folder is first renamed aside (one atomic step), then deleted."""
+def remove_tree(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path]) -> None:
+    """Remove a folder envlayers made (its marker names one of `kind`) inside `roots`: renamed
+    aside first (one atomic step), then deleted. A missing one is fine; anything else raises
+    `OperationFailed` and is left as it was."""
     if not os.path.lexists(path):
         return
-    if path.is_symlink() or not path.is_dir():
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return
+    kinds: tuple[Kind, ...] = (kind,) if isinstance(kind, str) else tuple(kind)
+    problem: Exception | None = None
+    for one in kinds:
+        try:
+            check_removable(path, one, roots=roots)
+            break
+        except Exception as exc:  # try the next kind; raise the first refusal
+            problem = problem or exc
+    else:
+        assert problem is not None
+        raise problem
     aside = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
     try:
         os.replace(path, aside)
     except OSError:
         aside = path
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_file(path: Path, *, roots: Sequence[Path]) -> None:
+    """Remove one file (or a link itself, never what it points to) inside `roots`."""
+    if not os.path.lexists(path):
+        return
+    real = check_inside(path, roots)
+    if real.is_dir() and not real.is_symlink():
+        raise IsADirectoryError(f"{path} is a folder, not a file")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(real)
 
 
 def dir_size(path: Path) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from envlayers.core.errors import InvalidInput, OperationFailed
 from envlayers.core.fsutil import atomic_write_text, read_json, remove_tree, swap_in
+from envlayers.core.owned import mark
 from envlayers.core.report import Report
 
 __all__ = [
@@ -133,14 +134,15 @@ def write_kernel_dir(kernels: Path, name: str, spec: dict[str, object], logos: l
         kernels.mkdir(parents=True, exist_ok=True)
         tmp = kernels / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
+        mark(tmp, "kernel")
         try:
             text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
             atomic_write_text(tmp / "kernel.json", text, durable=False)
             for logo in logos:
                 shutil.copyfile(logo, tmp / logo.name)
-            swap_in(tmp, target)
+            swap_in(tmp, target, kind="kernel", roots=[kernels])
         except BaseException:
-            remove_tree(tmp)
+            remove_tree(tmp, kind="kernel", roots=[kernels])
             raise
     except OSError as exc:
         raise OperationFailed(f"could not write the kernelspec {target}: {exc}") from exc
@@ -170,7 +172,7 @@ def remove_kernelspecs(virtual_env: Path, *, user: bool = True) -> list[str]:
             ours = _ours(entry)
             venv = ours.get("virtualEnv") if ours else None
             if isinstance(venv, str) and os.path.normcase(os.path.abspath(venv)) == wanted:
-                remove_tree(entry)
+                remove_tree(entry, kind="kernel", roots=[kernels])
                 removed.append(str(entry))
     return removed
 

@@ -7,7 +7,6 @@ A layer is built in a temporary folder under a per-key lock and published with o
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import hashlib
 import json
@@ -28,8 +27,10 @@ from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
+from envlayers.core.owned import mark
 from envlayers.core.proc import CancelToken
 from envlayers.core.scripts import relocate_scripts
+from envlayers.core.trust import check_private, record_problem, rerecord
 
 __all__ = [
     "LAYER_META",
@@ -173,8 +174,9 @@ class LayerCache:
             editables=tuple(str(e) for e in editables) if isinstance(editables, list) else (),
         )
 
-    def verify(self, layer: Layer) -> str | None:
-        """A reason the layer is damaged (a package or one of its files gone), or None when whole."""
+    def verify(self, layer: Layer, *, hashes: bool = False) -> str | None:
+        """A reason the layer is damaged (a package or one of its files gone or changed, by
+        size or with `hashes` by its RECORD hash), or None when whole."""
         try:
             inventory = Inventory.scan([layer.site_packages])
         except OSError as exc:
@@ -183,11 +185,8 @@ class LayerCache:
         for name, version in layer.packages.items():
             if present.get(name) != version:
                 return f"package {name} {version} is missing from layer {layer.key}"
-        for dist in inventory:
-            gone = _missing_record_file(dist.path)
-            if gone is not None:
-                return f"{gone} of {dist.name} {dist.version} is missing from layer {layer.key}"
-        return None
+        problem = record_problem(layer.path, layer.site_packages, hashes=hashes)
+        return None if problem is None else f"layer {layer.key}: {problem}"
 
     def touch(self, layer: Layer) -> None:
         """Record a use: only the metadata file's times change, never the layer's content."""
@@ -249,10 +248,16 @@ class LayerCache:
             lock.release()
 
     def _usable(self, key: str) -> Layer | None:
+        """An existing layer, adopted only when it is ours (private) and its files match."""
         layer = self.load(key)
         if layer is None:
             if (self.root / key).exists():
                 log.warning("layer %s is damaged or incomplete; it will be rebuilt", key)
+            return None
+        check_private(layer.path, what=f"layer {key}")
+        damage = self.verify(layer, hashes=True)
+        if damage is not None:
+            log.warning("%s; it will be rebuilt", damage)
             return None
         return layer
 
@@ -260,9 +265,9 @@ class LayerCache:
         # We hold the key's lock, so any temporary folder of this key is a dead build's.
         for entry in self.root.iterdir():
             if entry.name.startswith(f".tmp-{key}-"):
-                remove_tree(entry)
+                remove_tree(entry, kind=("layer", "build"), roots=[self.root])
         if (self.root / key).exists():
-            remove_tree(self.root / key)
+            remove_tree(self.root / key, kind="layer", roots=[self.root])
 
     def _build(
         self,
@@ -285,6 +290,7 @@ class LayerCache:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             _venv.create_venv(tmp, base.base_executable)
+            mark(tmp, "layer")
             constraints = _preference_constraints(preferences, requirements, editables)
             install = partial(
                 installer.install,
@@ -307,14 +313,14 @@ class LayerCache:
                 cancel.raise_if_cancelled()
             meta = _layer_meta(key, inputs, tmp, final, base, installer.name)
             atomic_write_json(tmp / LAYER_META, meta)
-            swap_in(tmp, final)
+            swap_in(tmp, final, kind="layer", roots=[self.root])
         except (EnvlayersError, OSError, KeyboardInterrupt) as exc:
-            remove_tree(tmp)
+            remove_tree(tmp, kind=("layer", "build"), roots=[self.root])
             if isinstance(exc, OSError):
                 raise OperationFailed(f"could not build layer {key}: {exc}") from exc
             raise
         except BaseException:
-            remove_tree(tmp)
+            remove_tree(tmp, kind=("layer", "build"), roots=[self.root])
             raise
         layer = self.load(key)
         if layer is None:  # pragma: no cover - we just published it
@@ -353,7 +359,7 @@ class LayerCache:
         if not path.exists():
             return False
         with self._lock(key):
-            remove_tree(path)
+            remove_tree(path, kind="layer", roots=[self.root])
         return True
 
     def remove_leftovers(self, older_than: float) -> None:
@@ -363,8 +369,8 @@ class LayerCache:
         except FileNotFoundError:
             return
         for entry in entries:
-            if entry.name.startswith((".tmp-", ".trash-")) and _mtime(entry) < older_than:
-                remove_tree(entry)
+            if entry.name.startswith((".tmp-", ".trash-", ".old-")) and _mtime(entry) < older_than:
+                remove_tree(entry, kind=("layer", "build"), roots=[self.root])
 
 
 def _layer_meta(
@@ -374,7 +380,8 @@ def _layer_meta(
     site = _venv.site_packages(tmp, base.version_info)
     scripts = _venv.venv_scripts(tmp)
     packages = Inventory.scan([site]).versions()
-    relocate_scripts(scripts, old_prefix=tmp, new_prefix=final)
+    # RECORD keeps telling the truth: the rewritten scripts' hashes and sizes as they are now.
+    rerecord(site, relocate_scripts(scripts, old_prefix=tmp, new_prefix=final))
     now = _now()
     return {
         "schemaVersion": 1,
@@ -411,27 +418,6 @@ def _preference_constraints(
     return [
         f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
     ]
-
-
-def _missing_record_file(dist_info: Path) -> str | None:
-    """The first file that the RECORD of a `.dist-info` lists and that is gone (a half-deleted
-    layer keeps its metadata but loses files), or None."""
-    if dist_info.suffix != ".dist-info":
-        return None
-    try:
-        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return str(dist_info / "RECORD")
-    site = dist_info.parent
-    for row in rows:
-        rel = row[0] if row else ""
-        # Byte code is optional: installers may or may not have compiled it.
-        if not rel or rel.endswith(".pyc") or "__pycache__" in rel:
-            continue
-        if not os.path.lexists(site / rel):
-            return rel
-    return None
 
 
 def _folder_id(path: Path) -> tuple[int, int] | None:

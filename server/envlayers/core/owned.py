@@ -35,7 +35,7 @@ __all__ = [
     "mark",
 ]
 
-Kind = Literal["base", "composition", "layer", "build"]
+Kind = Literal["base", "composition", "layer", "build", "kernel", "dist-info"]
 MARKER = ".envlayers-owned"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Records that envlayers wrote before markers existed: they vouch for the folder too.
@@ -69,6 +69,10 @@ def is_owned(folder: Path, kind: Kind) -> bool:
     legacy = _LEGACY.get(kind)
     if legacy is not None and _is_json_object(folder / legacy):
         return True
+    if kind == "kernel":
+        return _is_our_kernelspec(folder)
+    if kind == "dist-info":  # an installer's metadata folder in a site dir of our venv
+        return folder.name.endswith(".dist-info") and folder.parent.name == "site-packages"
     return kind == "base" and _is_virtualenv(folder)
 
 
@@ -104,6 +108,16 @@ def check_removable(path: Path, kind: Kind, *, roots: Sequence[Path]) -> None:
             f"refusing to replace {path}: it is not {what} that envlayers created; "
             "move it away or point envlayers at another folder"
         )
+
+
+def _is_our_kernelspec(folder: Path) -> bool:
+    """A kernelspec envlayers wrote before markers: `metadata.envlayers` in its kernel.json."""
+    try:
+        data = json.loads((folder / "kernel.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return isinstance(meta, dict) and isinstance(meta.get("envlayers"), dict)
 
 
 def _is_json_object(path: Path) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlayers.core.fsutil import atomic_write_text
+from envlayers.core.trust import ensure_private_dir
 
 __all__ = [
     "CACHEDIR_TAG",
@@ -37,9 +38,10 @@ def cache_dir() -> Path:
 
 
 def ensure_cache_dir(root: Path | None = None) -> Path:
-    """The cache dir (`root`, else `cache_dir()`), created with its `CACHEDIR.TAG` when missing."""
+    """The cache dir (`root`, else `cache_dir()`), created `0700` with its `CACHEDIR.TAG` when
+    missing; refused when another user owns it or others may write it (layers run from it)."""
     root = cache_dir() if root is None else root
-    root.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(root)
     tag = root / "CACHEDIR.TAG"
     if not tag.exists():
         atomic_write_text(tag, CACHEDIR_TAG, durable=False)

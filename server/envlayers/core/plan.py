@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from envlayers.core.requests import (
 )
 from envlayers.core.satisfy import Request
 
-__all__ = ["NAME_RE", "BasePlan", "LayerSpec", "Plan", "make_plan", "venv_prefix"]
+__all__ = ["NAME_RE", "BasePlan", "LayerSpec", "Plan", "make_plan", "venv_anchor", "venv_prefix"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -37,6 +38,7 @@ class BasePlan:
 
     project: Project
     prefix: Path  # the venv folder
+    anchor: Path  # the folder it may be replaced inside (see `venv_anchor`)
     python_request: str | None
     selection: Mapping[str, object]  # groups / extras / exact / frozen, as stored in the stamp
     index: IndexSettings
@@ -65,8 +67,31 @@ class Plan:
 
 
 def venv_prefix(project: Project) -> Path:
-    venv = Path(project.settings.venv)
-    return venv if venv.is_absolute() else project.root / venv
+    """The base venv's folder: `[tool.envlayers] venv` inside the workspace (the settings
+    refuse one outside), or `$ENVLAYERS_VENV`, the user's own explicit choice.
+
+    A folder on the way that a repository committed as a link out of the workspace is refused:
+    envlayers would install into (and could replace) whatever it points at.
+    """
+    override = os.environ.get("ENVLAYERS_VENV")
+    if override:
+        return Path(override).expanduser().absolute()
+    prefix = project.root / project.settings.venv
+    top = os.path.realpath(project.root)
+    real = os.path.realpath(prefix)
+    if os.path.commonpath([top, real]) != top or real == top:
+        raise InvalidInput(
+            f"the workspace environment {prefix} leads to {real}, outside the workspace "
+            "(a symbolic link?): envlayers does not follow it; remove the link, or set "
+            "ENVLAYERS_VENV to use that environment on purpose"
+        )
+    return prefix
+
+
+def venv_anchor(project: Project, prefix: Path) -> Path:
+    """The folder the base venv may be replaced inside: the workspace, or for an explicit
+    `$ENVLAYERS_VENV` its parent (the user named that venv; it must still be a venv)."""
+    return project.root if not os.environ.get("ENVLAYERS_VENV") else prefix.parent
 
 
 def make_plan(options: Options, project: Project, *, layers: bool = True) -> Plan:
@@ -106,9 +131,11 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         find_links=tuple(abs_link(project.root, f) for f in (*s.find_links, *options.find_links)),
         no_index=s.no_index if options.no_index is None else options.no_index,
     )
+    prefix = venv_prefix(project)
     return BasePlan(
         project=project,
-        prefix=venv_prefix(project),
+        prefix=prefix,
+        anchor=venv_anchor(project, prefix),
         python_request=options.python or s.python or project.python_version_file,
         selection=selection,
         index=index,

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from envlayers.core.fsutil import atomic_write_text, remove_tree
+from envlayers.core.fsutil import atomic_write_text, remove_file
 
 __all__ = ["link_scripts", "relocate_scripts", "rewrite_shebang", "shebang_for"]
 
@@ -90,10 +90,12 @@ def _read_script(path: Path) -> str | None:
         return None
 
 
-def relocate_scripts(scripts_dir: Path, *, old_prefix: Path, new_prefix: Path) -> None:
-    """Point scripts that name `old_prefix`'s interpreter at the same path under `new_prefix`."""
+def relocate_scripts(scripts_dir: Path, *, old_prefix: Path, new_prefix: Path) -> list[Path]:
+    """Point scripts that name `old_prefix`'s interpreter at the same path under `new_prefix`;
+    returns the scripts it rewrote."""
+    changed: list[Path] = []
     if not scripts_dir.is_dir():
-        return
+        return changed
     old, new = str(old_prefix), str(new_prefix)
     for entry in scripts_dir.iterdir():
         if entry.is_symlink() or not entry.is_file():
@@ -105,6 +107,8 @@ def relocate_scripts(scripts_dir: Path, *, old_prefix: Path, new_prefix: Path) -
         head = "\n".join(first_lines[:3])
         fixed = head.replace(old, new) + ("\n" + first_lines[3] if len(first_lines) > 3 else "")
         _write_like(entry, fixed)
+        changed.append(entry)
+    return changed
 
 
 def link_scripts(sources: Sequence[Path], dest: Path, python: str) -> list[str]:
@@ -150,7 +154,7 @@ def link_scripts(sources: Sequence[Path], dest: Path, python: str) -> list[str]:
             except OSError as exc:
                 log.warning("could not place script %s: %s", entry, exc)
                 with contextlib.suppress(OSError):
-                    remove_tree(target)
+                    remove_file(target, roots=[target.parent])
                 continue
             taken.add(name)
             placed.append(name)

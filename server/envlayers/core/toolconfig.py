@@ -72,14 +72,40 @@ def decode_tool_settings(
     return ToolSettings(**{k: v for k, v in values.items() if v is not None})
 
 
+def _venv_outside(text: str) -> bool:
+    """Whether a `venv` setting leaves the workspace or is the workspace itself."""
+    import posixpath
+
+    norm = posixpath.normpath(text.replace("\\", "/"))
+    return (
+        not text.strip()
+        or text.startswith(("/", "~", "\\"))
+        or (len(text) > 1 and text[1] == ":")
+        or norm in (".", "..")
+        or norm.startswith("../")
+    )
+
+
 def _setting(
     check: Checker, values: dict[str, Any], key: str, value: object, groups: Mapping[str, object]
 ) -> None:
     """Decode one key of the table into `values` (keyword arguments of `ToolSettings`)."""
     path = (*_TOOL, key)
     attr = key.replace("-", "_")
-    if key in ("python", "venv", "index-url"):
+    if key in ("python", "index-url"):
         values[attr] = check.string(path, value)
+    elif key == "venv":
+        text = check.string(path, value)
+        if text is not None and _venv_outside(text):
+            # A file in the repository must not point envlayers at a folder outside it.
+            check.config(
+                path,
+                "invalid-value",
+                f'must name a folder inside the workspace (such as ".venv"), not {text!r}; '
+                "use the ENVLAYERS_VENV environment variable for an environment elsewhere",
+            )
+        elif text is not None:
+            values[attr] = text
     elif key == "installer":
         if check.string(path, value) is not None:
             if value in INSTALLERS:

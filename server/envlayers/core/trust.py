@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import io
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from envlayers.core.errors import OperationFailed
+from envlayers.core.fsutil import atomic_write_text
 
-__all__ = ["check_private", "ensure_private_dir", "record_problem"]
+__all__ = ["check_private", "ensure_private_dir", "record_problem", "rerecord"]
 
 _PRIVATE_MODE = 0o700
 _CHUNK = 1 << 20
@@ -81,6 +83,31 @@ def record_problem(prefix: Path, site: Path, *, hashes: bool) -> str | None:
         if problem is not None:
             return problem
     return None
+
+
+def rerecord(site: Path, files: Sequence[Path]) -> None:
+    """Update the RECORD rows of `files` (rewritten after their installer wrote them: a layer's
+    scripts get their final shebang) with their hash and size as they are now."""
+    if not files:
+        return
+    wanted = {os.path.realpath(f) for f in files}
+    for info in sorted(site.glob("*.dist-info")):
+        record = info / "RECORD"
+        try:
+            rows = list(_rows(record))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        changed = False
+        for row in rows:
+            if row and os.path.realpath(site / row[0]) in wanted:
+                data = (site / row[0]).read_bytes()
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+                row[1:] = [f"sha256={digest.decode('ascii')}", str(len(data))]
+                changed = True
+        if changed:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            atomic_write_text(record, out.getvalue(), durable=False)
 
 
 def _rows(record: Path) -> Iterator[list[str]]:

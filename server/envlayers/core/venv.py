@@ -115,6 +115,9 @@ def create_venv(
         python,
         "--no-seed",
         "--no-vcs-ignore",
+        # virtualenv 21 writes a PEP 832 `.venv` redirect file beside a pyproject.toml that
+        # has none: for our temporary build folders that file would name the wrong folder.
+        "--no-venv-redirect",
         "--activators",
         "",
         "--quiet",
