@@ -265,7 +265,7 @@ class LayerCache:
         # We hold the key's lock, so any temporary folder of this key is a dead build's.
         for entry in self.root.iterdir():
             if entry.name.startswith(f".tmp-{key}-"):
-                remove_tree(entry, kind=("layer", "build"), roots=[self.root])
+                _remove_leftover(entry, self.root)
         if (self.root / key).exists():
             remove_tree(self.root / key, kind="layer", roots=[self.root])
 
@@ -370,7 +370,7 @@ class LayerCache:
             return
         for entry in entries:
             if entry.name.startswith((".tmp-", ".trash-", ".old-")) and _mtime(entry) < older_than:
-                remove_tree(entry, kind=("layer", "build"), roots=[self.root])
+                _remove_leftover(entry, self.root)
 
 
 def _layer_meta(
@@ -418,6 +418,15 @@ def _preference_constraints(
     return [
         f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
     ]
+
+
+def _remove_leftover(entry: Path, root: Path) -> None:
+    """A dead build's folder, when it carries our marker; one killed before it was marked (or
+    anything else) is left where it is: it is never used, and never deleted unproven."""
+    try:
+        remove_tree(entry, kind=("layer", "build"), roots=[root])
+    except OperationFailed:
+        log.debug("leaving %s: not marked as envlayers' own", entry)
 
 
 def _folder_id(path: Path) -> tuple[int, int] | None:
