@@ -50,6 +50,8 @@ _FORMATS = {"env": ("text", "json", "shell", "dotenv", "pyright"), "sync": ("tex
 
 def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]] | None:
     """(command, project, format, wire options) for a plain `env` / `sync`, else None."""
+    from envlayers.core.redact import conceal
+
     if not argv or argv[0] not in _FORMATS:
         return None
     command = argv[0]
@@ -82,9 +84,9 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
         elif kind == "list":
             items = wire.setdefault(key, [])
             assert isinstance(items, list)
-            items.append(value)
+            items.append(conceal(value))  # as Options holds it (see core.redact)
         else:
-            wire[key] = value
+            wire[key] = conceal(value)
     if fmt not in _FORMATS[command] or wire.get("installer", "auto") not in ("auto", "uv", "pip"):
         return None
     return command, project, fmt, wire

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from envlayers.config import INSTALLER_CHOICES, Options
 from envlayers.core.errors import EnvlayersError, InvalidInput
-from envlayers.core.redact import redact
+from envlayers.core.redact import redact, scrub_record
 
 __all__ = ["main"]
 
@@ -166,6 +166,7 @@ def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(scrub_record)
     root = logging.getLogger("envlayers")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +26,7 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
 from envlayers.core.proc import CancelToken, redact
+from envlayers.core.redact import conceal, reveal
 
 __all__ = [
     "IndexSettings",
@@ -47,9 +48,25 @@ def _check_arg(value: str, what: str) -> str:
     # Defence in depth: callers validate, but an item must never be read as an option.
     if not value or value.startswith("-") or "\n" in value or "\r" in value or "\0" in value:
         raise InvalidInput(
-            f"refusing {what} {value!r}: it is empty, starts with '-' or spans lines"
+            f"refusing {what} {redact(value)!r}: it is empty, starts with '-' or spans lines"
         )
     return value
+
+
+# Where each installer reads an index setting from its environment, and how a list is joined
+# there: (variable, separator); pip splits on whitespace, uv's find-links on commas.
+_ENV_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "pip": {
+        "--index-url": ("PIP_INDEX_URL", " "),
+        "--extra-index-url": ("PIP_EXTRA_INDEX_URL", " "),
+        "--find-links": ("PIP_FIND_LINKS", " "),
+    },
+    "uv": {
+        "--index-url": ("UV_INDEX_URL", " "),
+        "--extra-index-url": ("UV_EXTRA_INDEX_URL", " "),
+        "--find-links": ("UV_FIND_LINKS", ","),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,47 @@ class IndexSettings:
         if self.no_index:
             out.append("--no-index")
         return out
+
+    def concealed(self) -> IndexSettings:
+        """The settings as the engine keeps them: credentials redacted (and remembered, in
+        memory, for the installer's call; see `redact.conceal`)."""
+        return replace(
+            self,
+            index_url=None if self.index_url is None else conceal(self.index_url),
+            extra_index_urls=tuple(conceal(u) for u in self.extra_index_urls),
+            find_links=tuple(conceal(u) for u in self.find_links),
+        )
+
+    def for_installer(self, installer: str) -> tuple[list[str], dict[str, str]]:
+        """`(argv flags, environment)` for `installer`: a kind of setting that carries
+        credentials goes, whole, through the environment (never the command line, which `ps`
+        shows); the others stay flags, as `args()` spells them."""
+        if installer not in _ENV_NAMES:
+            raise InvalidInput(f"unknown installer {installer!r}")
+        kinds = (
+            ("--index-url", [self.index_url] if self.index_url else [], "index URL"),
+            ("--extra-index-url", list(self.extra_index_urls), "extra index URL"),
+            ("--find-links", list(self.find_links), "find-links location"),
+        )
+        args: list[str] = []
+        env: dict[str, str] = {}
+        for flag, values, what in kinds:
+            shown = [_check_arg(v, what) for v in values]
+            secret = [reveal(v) for v in shown]
+            if secret == shown:
+                args += [arg for v in shown for arg in (flag, v)]
+                continue
+            name, sep = _ENV_NAMES[installer][flag]
+            if any(sep in v or (sep == " " and any(c.isspace() for c in v)) for v in secret):
+                raise InvalidInput(
+                    f"cannot pass {what}s with credentials to {installer} beside one that "
+                    f"contains {sep!r}: {', '.join(repr(v) for v in shown)}"
+                )
+            env[name] = sep.join(secret)
+            log.debug("%s gets %s from its environment: %s", installer, flag, " ".join(shown))
+        if self.no_index:
+            args.append("--no-index")
+        return args, env
 
     def redacted(self) -> IndexSettings:
         return replace(
@@ -161,19 +219,42 @@ class Installer(Protocol):
 
 
 @contextlib.contextmanager
-def _constraints_file(constraints: Sequence[str]) -> Iterator[str | None]:
-    if not constraints:
-        yield None
-        return
-    lines = [_check_arg(c.strip(), "constraint") for c in constraints]
-    fd, path = tempfile.mkstemp(prefix="envlayers-constraints-", suffix=".txt")
+def _private_dir() -> Iterator[Path]:
+    """A folder only we can read (0700, from mkdtemp), removed with what it holds."""
+    folder = Path(tempfile.mkdtemp(prefix="envlayers-install-"))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(f"{line}\n" for line in lines))
-        yield path
+        yield folder
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_private(path: Path, lines: Sequence[str]) -> str:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{line}\n" for line in lines))
+    return str(path)
+
+
+def _file_args(
+    folder: Path, requirements: Sequence[str], constraints: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """`(flags, plain requirements)`: constraints go in a file; so do requirements whose URL
+    carries credentials (revealed only there, in a file only we can read)."""
+    flags: list[str] = []
+    lines = [_check_arg(c.strip(), "constraint") for c in constraints]
+    if lines:
+        flags += ["--constraint", _write_private(folder / "constraints.txt", lines)]
+    plain: list[str] = []
+    secret: list[str] = []
+    for r in requirements:
+        full = reveal(r)
+        if full == r:
+            plain.append(r)
+        else:
+            secret.append(full)
+    if secret:
+        flags += ["--requirement", _write_private(folder / "requirements.txt", secret)]
+    return flags, plain
 
 
 def _tail(result: proc.ProcResult) -> str:
@@ -194,8 +275,8 @@ class _Base:
     def _reinstall_flag(self) -> str:
         raise NotImplementedError
 
-    def _env(self) -> dict[str, str]:
-        return proc.child_env()
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return proc.child_env(extra)
 
     def _local_refresh(self, index: IndexSettings) -> list[str]:
         return []
@@ -219,19 +300,20 @@ class _Base:
         if not reqs and not edits:
             return
         _check_arg(python, "interpreter")
-        with _constraints_file(constraints) as cfile:
-            cmd = [*self._install_cmd(python), *index.args(self.name), *self._local_refresh(index)]
+        index_args, index_env = index.for_installer(self.name)
+        with _private_dir() as folder:
+            files, plain = _file_args(folder, reqs, constraints)
+            cmd = [*self._install_cmd(python), *index_args, *self._local_refresh(index)]
             if no_deps:
                 cmd.append("--no-deps")
             if reinstall:
                 cmd.append(self._reinstall_flag())
-            if cfile is not None:
-                cmd += ["--constraint", cfile]
+            cmd += files
             for e in edits:
                 cmd += ["--editable", e]
-            cmd += reqs
+            cmd += plain
             what = f"{self.name} could not install {', '.join([*reqs, *edits])}"
-            self._run(cmd, what=what, cwd=cwd, on_line=on_line, cancel=cancel)
+            self._run(cmd, what=what, cwd=cwd, on_line=on_line, cancel=cancel, env=index_env)
 
     def uninstall(
         self,
@@ -257,8 +339,10 @@ class _Base:
         cwd: Path | None,
         on_line: Callable[[str], None] | None,
         cancel: CancelToken | None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        result = proc.run(cmd, env=self._env(), cwd=cwd, on_line=on_line, cancel=cancel)
+        full = self._env(env)
+        result = proc.run(cmd, env=full, cwd=cwd, on_line=on_line, cancel=cancel)
         if result.returncode != 0:
             raise InstallFailed(result.cmd, result.returncode, _tail(result), what=redact(what))
 
@@ -300,9 +384,9 @@ class PipInstaller(_Base):
     def _reinstall_flag(self) -> str:
         return "--force-reinstall"
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         # We decode the child's output as UTF-8; say so, so pip does not pick the locale's.
-        return proc.child_env({"PYTHONIOENCODING": "utf-8"})
+        return proc.child_env({"PYTHONIOENCODING": "utf-8", **(extra or {})})
 
 
 class UvInstaller(_Base):

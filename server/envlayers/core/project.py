@@ -299,14 +299,21 @@ def _read_requirements(
             try:
                 parse_requirement(item)
             except InvalidRequirement as exc:
+                # The file may be anything (a netrc, a key): its content is never echoed.
                 if re.search(r"\s--?[A-Za-z]", content):
                     raise InvalidInput(
-                        f"per-requirement options (such as --hash) are not supported: {content!r}",
+                        "per-requirement options (such as --hash) are not supported",
                         file=file,
                         line=line,
                         column=column,
                     ) from exc
-                raise
+                raise InvalidInput(
+                    f"not a requirement ({exc.reason}); a requirements file holds "
+                    "requirements, -r FILE and -e PATH lines",
+                    file=file,
+                    line=line,
+                    column=column,
+                ) from exc
             reqs.append(item)
             continue
         option, arg = _split_option(content)
@@ -323,8 +330,9 @@ def _read_requirements(
                 )
             editables.append(os.path.normpath(path.parent / os.path.expanduser(arg)))
         else:
+            named = re.match(r"--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z]", content)
             raise InvalidInput(
-                f"unsupported option in requirements file: {content!r} "
+                f"unsupported option in requirements file: {named[0] if named else content[:1]!r} "
                 "(only requirements, -r FILE and -e PATH are allowed)",
                 file=file,
                 line=line,

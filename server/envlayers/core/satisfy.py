@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from envlayers.core.errors import InvalidRequirement
 from envlayers.core.inventory import DirectUrl, Distribution, Inventory
+from envlayers.core.redact import conceal
 
 if sys.platform == "win32":  # pragma: no cover - Windows only
     from nturl2path import url2pathname as _url2pathname
@@ -60,6 +61,7 @@ class Request:
 
 def parse_request(text: str, *, file: str | None = None, line: int | None = None) -> Request:
     """Parse a requirement string; InvalidRequirement (with file and line) on anything else."""
+    text = conceal(text)  # a direct URL's credentials stop here (see core.redact)
     stripped = text.strip()
     reason = ""
     if not stripped:

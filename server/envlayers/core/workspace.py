@@ -166,7 +166,7 @@ class Engine:
             extra_index_urls=(*s.extra_index_urls, *options.extra_index_urls),
             find_links=find_links,
             no_index=s.no_index if options.no_index is None else options.no_index,
-        )
+        ).concealed()
 
     @staticmethod
     def _installer(project: Project, options: Options) -> Installer:

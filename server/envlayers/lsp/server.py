@@ -32,6 +32,7 @@ from envlayers.config import Options
 from envlayers.core.errors import Cancelled, EnvlayersError, InvalidInput
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import PYPROJECT, check_project
+from envlayers.core.redact import scrub_record
 from envlayers.core.workspace import Engine, resolve_workspace
 from envlayers.lsp import args as _args
 from envlayers.lsp.diagnostics import Findings, build_diagnostics, sync_actions
@@ -818,6 +819,7 @@ def _configure_logging(log_file: str | None, verbose: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_quiet_expected)
+    handler.addFilter(scrub_record)  # last: credentials never reach the log (core.redact)
     level = logging.DEBUG if verbose else logging.WARNING
     handler.setLevel(level)
     for name in (_pkg, "pygls"):
