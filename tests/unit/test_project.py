@@ -740,6 +740,12 @@ def test_read_requirements_file(tmp_path: Path) -> None:
         # The file may be a netrc or a key: a line that is not a requirement is not echoed.
         ("\n\nalpha !!\n", InvalidInput, "^(?!.*alpha !!).*not a requirement", 3),
         ("./some/path\n", InvalidInput, "^(?!.*some/path).*not a requirement", 1),
+        (
+            "machine h login a password sEcReT\n",
+            InvalidInput,
+            "^(?!.*sEcReT).*not a requirement",
+            1,
+        ),
         ("ok\n-r missing.txt\n", InvalidInput, "not found", 2),
     ],
 )

@@ -307,8 +307,10 @@ def _read_requirements(
                         line=line,
                         column=column,
                     ) from exc
+                quoted = any(w in exc.reason for w in content.split() if len(w) > 3)
                 raise InvalidInput(
-                    f"not a requirement ({exc.reason}); a requirements file holds "
+                    f"not a requirement ({'does not parse' if quoted else exc.reason}); "
+                    "a requirements file holds "
                     "requirements, -r FILE and -e PATH lines",
                     file=file,
                     line=line,
