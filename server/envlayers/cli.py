@@ -13,7 +13,7 @@ from typing import Any
 from envlayers._stdio import stdout_closed
 from envlayers.config import Options
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput
-from envlayers.core.redact import redact
+from envlayers.core.redact import redact, scrub_record
 from envlayers.flags import ENV_FORMATS, OPTION_FLAGS, SYNC_FORMATS
 
 __all__ = ["main"]
@@ -153,6 +153,7 @@ def _setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(scrub_record)
     root = logging.getLogger("envlayers")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -105,7 +105,7 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         extra_index_urls=(*s.extra_index_urls, *options.extra_index_urls),
         find_links=tuple(abs_link(project.root, f) for f in (*s.find_links, *options.find_links)),
         no_index=s.no_index if options.no_index is None else options.no_index,
-    )
+    ).concealed()
     return BasePlan(
         project=project,
         prefix=venv_prefix(project),
