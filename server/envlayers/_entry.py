@@ -59,6 +59,8 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
     words = list(argv[1:])
     while words:
         word = words.pop(0)
+        if word in ("-q", "--quiet"):
+            continue  # only silences the slow path's progress line
         flag, eq, inline = word.partition("=")
         spec = known.get(flag)
         if spec is None or not flag.startswith("--"):

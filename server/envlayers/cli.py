@@ -8,10 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlayers.config import INSTALLER_CHOICES, Options
 from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.redact import redact
+
+if TYPE_CHECKING:
+    from envlayers.ttyprogress import Progress
 
 __all__ = ["main"]
 
@@ -52,6 +56,9 @@ def _sync_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-index", action="store_true", default=None, help="ignore package indexes")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output on stderr")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line on a terminal's stderr"
+    )
 
 
 def _env_options(p: argparse.ArgumentParser) -> None:
@@ -160,15 +167,34 @@ def _options(ns: argparse.Namespace) -> Options:
     )
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, progress: Progress | None = None) -> None:
     import logging
 
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if progress is not None:  # it prints records of `level` above its line, and reads steps
+        progress.echo_level = level
+        handler = progress
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("envlayers")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(min(level, logging.INFO) if progress is not None else level)
+
+
+def _progress(ns: argparse.Namespace) -> Progress | None:
+    """The live line on a terminal's stderr for the commands that install (slow path only)."""
+    if ns.command not in ("sync", "env", "run", "kernel") or getattr(ns, "quiet", False):
+        return None
+    if not sys.stderr.isatty():
+        return None  # CI and pipes get nothing extra (-v prints the installer's lines)
+    from envlayers.ttyprogress import Progress
+
+    return Progress(sys.stderr, echo=bool(getattr(ns, "verbose", 0)))
+
+
+def _stop(progress: Progress | None) -> None:
+    if progress is not None:
+        progress.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,18 +213,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             port = int(port_text)
         serve(mode, host, port, ns.log_file, bool(ns.verbose))
         return 0
+    progress = _progress(ns)
     try:
-        _setup_logging(int(getattr(ns, "verbose", 0) or 0))
-        return _dispatch(ns)
+        _setup_logging(int(getattr(ns, "verbose", 0) or 0), progress)
+        return _dispatch(ns, progress)
     except EnvlayersError as exc:
+        _stop(progress)
         print(f"envlayers: error: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _stop(progress)
         print("envlayers: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _stop(progress)
 
 
-def _dispatch(ns: argparse.Namespace) -> int:
+def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
     from envlayers.core.proc import CancelToken
     from envlayers.core.report import render
     from envlayers.core.workspace import Engine
@@ -207,7 +238,9 @@ def _dispatch(ns: argparse.Namespace) -> int:
     verbose = int(getattr(ns, "verbose", 0) or 0)
 
     def on_line(line: str) -> None:
-        if verbose:
+        if progress is not None:
+            progress.line(line)
+        elif verbose:
             print(f"  {line}", file=sys.stderr)
 
     cancel = CancelToken()
@@ -216,10 +249,12 @@ def _dispatch(ns: argparse.Namespace) -> int:
         report = engine.sync(
             Path(ns.project), _options(ns).without_layers(), on_line=on_line, cancel=cancel
         )
+        _stop(progress)
         print(render(report, ns.format))
         return 0
     if cmd == "env":
         report = engine.compose(Path(ns.project), _options(ns), on_line=on_line, cancel=cancel)
+        _stop(progress)
         print(render(report, ns.format))
         return 0
     if cmd == "run":
@@ -229,6 +264,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
         if not argv:
             raise InvalidInput("envlayers run needs a command after --")
         report = engine.compose(Path(ns.project), _options(ns), on_line=on_line, cancel=cancel)
+        _stop(progress)
         return _run(argv, report.env())
     if cmd == "kernel":
         result = engine.install_kernel(
@@ -240,6 +276,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
             on_line=on_line,
             cancel=cancel,
         )
+        _stop(progress)
         print(json.dumps(result, indent=2))
         return 0
     if cmd == "debug-config":

@@ -201,14 +201,16 @@ def ensure_composed(
         if record is not None and record.get("digest") == digest:
             return _from_record(name, final, record, reused=True)
     _ensure_root(root)
+    log.info("composing %s from %d layer(s)", final, len(layers))
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
-        _venv.create_venv(tmp, base.base_executable, system_site_packages=system_site)
         cfg = {
             "extends-environment": base.prefix,
             "envlayers-layers": ",".join(la.key for la in layers),
         }
-        _venv.write_pyvenv_cfg(tmp, cfg)
+        _venv.create_venv(
+            tmp, base.base_executable, system_site_packages=system_site, base=base, extra_cfg=cfg
+        )
         site = _venv.site_packages(tmp, base.version_info)
         site.mkdir(parents=True, exist_ok=True)
         final_site = final / site.relative_to(tmp)

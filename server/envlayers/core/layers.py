@@ -284,7 +284,7 @@ class LayerCache:
         try:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            _venv.create_venv(tmp, base.base_executable)
+            _venv.create_venv(tmp, base.base_executable, base=base)
             python = str(_venv.venv_python(tmp))
             constraints = _preference_constraints(preferences, requirements, editables)
             try:

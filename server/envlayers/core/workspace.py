@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -409,9 +408,6 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> Report:
-        if options.has_layers and "virtualenv" not in sys.modules:
-            # A layer or composed env may need creating: import virtualenv (~0.3 s) meanwhile.
-            threading.Thread(target=_preload_virtualenv, daemon=True).start()
         root = resolve_workspace(workspace)
         project = self.project(root)
         stacks_spec = self._stack_spec(project, options)  # validate input before any work
@@ -954,11 +950,6 @@ class Engine:
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _preload_virtualenv() -> None:
-    with contextlib.suppress(Exception):
-        import virtualenv  # noqa: F401
-
-
 def _strs(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
