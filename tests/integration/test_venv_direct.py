@@ -205,3 +205,26 @@ def test_virtualenv_is_not_imported_to_make_one(base_python: Path, tmp_path: Pat
         "print('virtualenv' in sys.modules)"
     )
     assert _run([sys.executable, "-c", script]).strip() == "False"
+
+
+@pytest.mark.parametrize("system_site", [False, True], ids=["isolated", "system-site"])
+def test_the_probe_describes_it_without_running_it(
+    base_python: Path, tmp_path: Path, system_site: bool
+) -> None:
+    from envlayers.core import interpreter
+
+    dest = tmp_path / "described"
+    create_venv(dest, str(base_python), system_site_packages=system_site)
+    exe = str(venv_python(dest))
+    identity = interpreter.executable_identity(exe)
+    derived = interpreter._written_venv(exe, identity)
+    assert derived is not None
+    # Exactly what running the venv's python reports.
+    assert derived == interpreter._run_probe(exe, identity)
+    # Not for a venv someone else wrote, nor for one whose interpreter we have not seen.
+    other = tmp_path / "stdlib-venv"
+    _run([str(base_python), "-m", "venv", "--without-pip", str(other)])
+    other_exe = str(venv_python(other))
+    assert interpreter._written_venv(other_exe, interpreter.executable_identity(other_exe)) is None
+    interpreter._templates.clear()
+    assert interpreter._written_venv(exe, identity) is None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound
 from envlayers.core.paths import ensure_cache_dir, probes_root
-from envlayers.core.venv import read_pyvenv_cfg, venv_python
+from envlayers.core.venv import WRITER_KEY, direct_layout, read_pyvenv_cfg, venv_python
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -36,6 +36,7 @@ __all__ = [
     "executable_identity",
     "find_interpreter",
     "probe",
+    "remember_interpreter",
     "venv_python_matches",
 ]
 
@@ -198,11 +199,68 @@ def probe(executable: str | Path) -> InterpreterInfo:
     disk = _disk_path(exe, identity)
     info = _read_disk(disk)
     if info is None:
-        info = _run_probe(exe, identity)
+        info = _written_venv(exe, identity) or _run_probe(exe, identity)
         _write_disk(disk, info)
     with _memory_lock:
         _memory[(exe, identity)] = info
     return info
+
+
+# realpath of an interpreter -> (its stat, a probe of it or of a venv of it): what a venv that
+# `create_venv` wrote for it is described from, without running the venv's python.
+_templates: dict[str, tuple[str, InterpreterInfo]] = {}
+
+
+def remember_interpreter(info: InterpreterInfo) -> None:
+    """Keep `info` as the description of `info.base_executable` for the venvs written for it."""
+    with contextlib.suppress(OSError):
+        part = _stat_part(info.base_executable)
+        with _memory_lock:
+            _templates[info.base_executable] = (part, info)
+
+
+def _written_venv(exe: str, identity: str) -> InterpreterInfo | None:
+    """The probe of a venv our direct writer made, from its interpreter's, or None."""
+    prefix = os.path.dirname(os.path.dirname(exe))
+    if os.path.realpath(prefix) != prefix or os.path.basename(exe) != "python":
+        return None  # a path through links: let the interpreter say what its prefix is
+    cfg = read_pyvenv_cfg(Path(prefix))
+    base = cfg.get("base-executable", "")
+    if not cfg.get(WRITER_KEY) or os.path.realpath(exe) != base:
+        return None
+    with _memory_lock:
+        known = _templates.get(base)
+    try:
+        if known is None or _stat_part(base) != known[0]:
+            return None
+    except OSError:
+        return None
+    template = known[1]
+    layout = direct_layout(template)
+    if layout is None or layout.get("lib64") or cfg.get("version") != template.version:
+        return None
+    site = os.path.join(prefix, str(layout["site"]))
+    if not os.path.isdir(site):
+        return None
+    log.debug("described %s from its interpreter %s", exe, base)
+    return InterpreterInfo(
+        executable=exe,
+        base_executable=base,
+        version=template.version,
+        version_info=template.version_info,
+        implementation=template.implementation,
+        prefix=prefix,
+        base_prefix=template.base_prefix,
+        is_venv=True,
+        purelib=site,
+        platlib=site,
+        scripts=os.path.join(prefix, "bin"),
+        site_packages=(site,),
+        stdlib=template.stdlib,
+        marker_env=template.marker_env,
+        identity=identity,
+        include_system_site_packages=cfg.get("include-system-site-packages") == "true",
+    )
 
 
 def _read_disk(path: Path) -> InterpreterInfo | None:

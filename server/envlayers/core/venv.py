@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from envlayers.core.interpreter import InterpreterInfo
 
 __all__ = [
+    "WRITER_KEY",
     "create_venv",
     "direct_layout",
     "read_pyvenv_cfg",
@@ -37,6 +38,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _WINDOWS = sys.platform == "win32"
+# Names the direct writer in the pyvenv.cfg it writes (as `uv = ...` and `virtualenv = ...` do):
+# the probe describes such a venv from its interpreter's probe instead of running it.
+WRITER_KEY = "envlayers"
+_WRITER_LAYOUT = "1"
 
 
 def venv_scripts(prefix: Path) -> Path:
@@ -149,6 +154,9 @@ def create_venv(
             raise OperationFailed(
                 f"could not create a virtual environment at {dest}: {exc}"
             ) from exc
+        from envlayers.core.interpreter import remember_interpreter
+
+        remember_interpreter(info)
         return
     _virtualenv(dest, python, system_site_packages=system_site_packages, clear=clear)
     if extra:
@@ -204,6 +212,7 @@ def _cfg_text(info: InterpreterInfo, system_site_packages: bool, extra: Mapping[
         "include-system-site-packages": "true" if system_site_packages else "false",
         "base-prefix": info.base_prefix,
         "base-executable": exe,
+        WRITER_KEY: _WRITER_LAYOUT,
     }
     for key, value in extra.items():
         values.pop(key.strip().lower(), None)
