@@ -607,16 +607,17 @@ class Engine:
         satisfied: Sequence[str],
         layers: Sequence[Layer],
     ) -> None:
-        atomic_write_json(
-            root / ".envlayers" / _ACTIVE,
-            {
-                "format": 1,
-                "name": name,
-                "request": _redacted_request(options),
-                "satisfiedByBase": list(satisfied),
-                "layers": [la.key for la in layers],
-            },
-        )
+        active = {
+            "format": 1,
+            "name": name,
+            # What the composition is, not how this call ran (--no-sync, --refresh).
+            "request": _redacted_request(replace(options, no_sync=False, refresh=False)),
+            "satisfiedByBase": list(satisfied),
+            "layers": [la.key for la in layers],
+        }
+        # Unchanged: keep the file (and its stat, which the CLI's stored reports watch).
+        if read_json(root / ".envlayers" / _ACTIVE) != active:
+            atomic_write_json(root / ".envlayers" / _ACTIVE, active)
 
     def _register_use(self, composed: ComposedEnv) -> None:
         reg = self.cache_root / "compositions" / "v1"
