@@ -26,7 +26,15 @@ def _stat(path: Path) -> tuple[int, int, int]:
 
 
 def test_alternating_no_sync_stays_on_the_fast_path(ws: Path) -> None:
-    with_sync = ("env", "--project", str(ws), "--with", "plugin", "--format", "json")
+    with_sync: tuple[str, ...] = (
+        "env",
+        "--project",
+        str(ws),
+        "--with",
+        "plugin",
+        "--format",
+        "json",
+    )
     without = (*with_sync, "--no-sync")
     reports = []
     for args in (with_sync, without):  # each stored once (the slow path)
