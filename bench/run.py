@@ -11,6 +11,7 @@ any, is read first and its ratios are shown beside the new ones).
 
 Usage: python bench/run.py [--quick] [--runs N] [--cold-runs N] [--only ID ...] [--keep]
        python bench/run.py --markdown [FILE]   # render a results.json as a Markdown table
+       python bench/run.py --compare BEFORE... AFTER   # two runs' rows side by side
 """
 
 from __future__ import annotations
@@ -800,6 +801,37 @@ def markdown(data: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare(befores: Sequence[dict[str, object]], after: dict[str, object]) -> str:
+    """A Markdown table of the same rows before and after (rows missing before show `-`)."""
+    old: dict[str, dict[str, object]] = {}
+    for data in befores:
+        rows = data.get("rows")
+        for r in rows if isinstance(rows, list) else []:
+            if isinstance(r, dict):
+                old[str(r["id"])] = r
+    head = ["row", "before", "before peer", "ratio", "after", "after peer", "ratio", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = after.get("rows")
+    assert isinstance(rows, list)
+    for r in rows:
+        unit = str(r["unit"])
+        cells = [str(r["id"])]
+        for side in (old.get(str(r["id"])), r):
+            if side is None:
+                cells += ["-", "-", "-"]
+                continue
+            ours, peer, ratio = side["envlayers"], side["peer"], side["ratio"]
+            assert isinstance(ours, dict)
+            cells.append(_fmt(ours.get("value"), unit))
+            cells.append(_fmt(peer.get("value"), unit) if isinstance(peer, dict) else "-")
+            cells.append(f"{ratio:.2f}x" if isinstance(ratio, float) else "-")
+        target = r["target"]
+        assert isinstance(target, dict)
+        cells.append(f"{target['text']} ({r['verdict']})")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _version_of(cmd: Sequence[str]) -> str:
     try:
         out = subprocess.run(
@@ -938,7 +970,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="print a results.json as a Markdown table and exit",
     )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="BEFORE... AFTER: print the rows of AFTER beside those of the BEFORE files and exit",
+    )
     ns = parser.parse_args(argv)
+    if ns.compare:
+        if len(ns.compare) < 2:
+            parser.error("--compare needs at least one BEFORE file and the AFTER file")
+        loaded = [json.loads(f.read_text(encoding="utf-8")) for f in ns.compare]
+        print(compare(loaded[:-1], loaded[-1]), end="")
+        return 0
     if ns.markdown is not None:
         print(markdown(json.loads(Path(ns.markdown).read_text(encoding="utf-8"))), end="")
         return 0

@@ -167,6 +167,7 @@ def clear_probe_cache() -> None:
     """Forget the in-memory probes (the disk cache stays; it is keyed by identity)."""
     with _memory_lock:
         _memory.clear()
+        _templates.clear()
 
 
 def _script_digest() -> str:
