@@ -40,7 +40,10 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
     wire: dict[str, object] = {}
     words = list(argv[1:])
     while words:
-        flag, eq, inline = words.pop(0).partition("=")
+        word = words.pop(0)
+        if word in ("-q", "--quiet"):
+            continue  # only silences the slow path's progress line
+        flag, eq, inline = word.partition("=")
         spec = known.get(flag)
         how = "value" if spec is None else _READ[spec.kind]
         if spec is None and flag not in plain:

@@ -80,7 +80,8 @@ def make_plan(options: Options, project: Project, *, layers: bool = True) -> Pla
         base=base,
         layers=specs,
         name=name,
-        request=_redacted_request(options),
+        # What the composition is, not how this call ran (--no-sync, --refresh).
+        request=_redacted_request(replace(options, no_sync=False, refresh=False)),
         memo_key=options.to_json(),
         input_paths=_input_paths(project, options, specs, base.index),
         refresh=options.refresh,
