@@ -40,7 +40,9 @@ def _mount(*args: str) -> bool:
 def small_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     point = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
     point.mkdir()
-    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point)):
+    if os.geteuid() != 0 or not _mount(
+        "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(point)
+    ):
         pytest.skip("cannot mount a tmpfs here; the seam test covers this")
     monkeypatch.setenv("ENVLAYERS_CACHE_DIR", str(point))
     try:

@@ -19,12 +19,19 @@ from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.compose import base_site_dirs
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
-from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree, swap_in
+from envlayers.core.fsutil import (
+    atomic_write_json,
+    discard,
+    make_dir,
+    read_json,
+    remove_tree,
+    swap_in,
+)
 from envlayers.core.installer import Installer, find_uv, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
 from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
-from envlayers.core.owned import check_removable, is_owned, mark
+from envlayers.core.owned import check_removable, mark
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import BasePlan
 from envlayers.core.proc import CancelToken, run
@@ -63,12 +70,11 @@ def ensure_base(plan: BasePlan, layout: CacheLayout) -> Path:
     tmp = prefix.with_name(f".{prefix.name}.tmp-{uuid.uuid4().hex[:8]}")
     log.info("creating the workspace environment %s with %s", prefix, exe)
     try:
+        make_dir(tmp, "base")
         _venv.create_venv(tmp, exe)
-        mark(tmp, "base")
         swap_in(tmp, prefix, kind="base", roots=roots)
     except BaseException:
-        if is_owned(tmp, "base"):
-            remove_tree(tmp, kind="base", roots=roots)
+        discard(tmp, kind="base", roots=roots)
         raise
     return _venv.venv_python(prefix)
 

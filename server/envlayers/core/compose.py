@@ -22,13 +22,14 @@ from envlayers.core.errors import EnvlayersError, OperationFailed
 from envlayers.core.fsutil import (
     atomic_write_json,
     atomic_write_text,
+    discard,
+    make_dir,
     read_json,
-    remove_tree,
     swap_in,
 )
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.layers import Layer, is_valid_key
-from envlayers.core.owned import check_name, mark
+from envlayers.core.owned import check_name
 from envlayers.core.scripts import link_scripts
 
 __all__ = [
@@ -227,6 +228,7 @@ def ensure_composed(
         if record is not None and record.get("digest") == digest:
             return _from_record(name, final, record, reused=True)
     _ensure_root(root)
+    log.info("composing %s from %d layer(s)", final, len(layers))
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
         record = _build_overlay(tmp, final, workspace, base, layers, digest, dirs)
@@ -234,13 +236,13 @@ def ensure_composed(
             carry(final, tmp)
         swap_in(tmp, final, kind="composition", roots=[workspace])
     except EnvlayersError:
-        remove_tree(tmp, kind="composition", roots=[workspace])
+        discard(tmp, kind="composition", roots=[workspace])
         raise
     except OSError as exc:
-        remove_tree(tmp, kind="composition", roots=[workspace])
+        discard(tmp, kind="composition", roots=[workspace])
         raise OperationFailed(f"could not write the composed environment {final}: {exc}") from exc
     except BaseException:
-        remove_tree(tmp, kind="composition", roots=[workspace])
+        discard(tmp, kind="composition", roots=[workspace])
         raise
     return _from_record(name, final, record, reused=False)
 
@@ -255,15 +257,18 @@ def _build_overlay(
     dirs: list[str],
 ) -> dict[str, object]:
     """Create the overlay venv in `tmp` (its paths already those of `final`); its record."""
-    _venv.create_venv(
-        tmp, base.base_executable, system_site_packages=base.include_system_site_packages
-    )
-    mark(tmp, "composition")
     cfg = {
         "extends-environment": base.prefix,
         "envlayers-layers": ",".join(la.key for la in layers),
     }
-    _venv.write_pyvenv_cfg(tmp, cfg)
+    make_dir(tmp, "composition")
+    _venv.create_venv(
+        tmp,
+        base.base_executable,
+        system_site_packages=base.include_system_site_packages,
+        base=base,
+        extra_cfg=cfg,
+    )
     site = _venv.site_packages(tmp, base.version_info)
     site.mkdir(parents=True, exist_ok=True)
     hashes: dict[str, str] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,18 +19,23 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from envlayers.core.owned import Kind, check_inside, check_removable
+from envlayers.core.owned import Kind, check_inside, check_removable, mark
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "dir_size",
+    "discard",
+    "make_dir",
     "read_json",
     "remove_file",
     "remove_tree",
     "swap_in",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def atomic_write_bytes(
@@ -122,6 +128,26 @@ def remove_tree(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path
     except OSError:
         aside = path
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def make_dir(path: Path, kind: Kind) -> Path:
+    """Create `path` (it must not exist) and mark it as envlayers' own `kind` before anything
+    else is written into it, so a build killed at any later point leaves a folder that the
+    next run may remove."""
+    path.mkdir(parents=True)
+    mark(path, kind)
+    return path
+
+
+def discard(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path]) -> None:
+    """`remove_tree` on a failure path: what cannot be proven ours is left (and logged), so the
+    error that brought us here is the one the user sees."""
+    try:
+        remove_tree(path, kind=kind, roots=roots)
+    except OSError as exc:
+        log.warning("left %s in place: %s", path, exc)
+    except Exception as exc:  # OperationFailed: not provably ours
+        log.warning("left %s in place: %s", path, exc)
 
 
 def remove_file(path: Path, *, roots: Sequence[Path]) -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,18 @@ from filelock import FileLock, Timeout
 
 from envlayers.core import venv as _venv
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
-from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove_tree, swap_in
+from envlayers.core.fsutil import (
+    atomic_write_json,
+    dir_size,
+    discard,
+    make_dir,
+    read_json,
+    remove_tree,
+    swap_in,
+)
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
-from envlayers.core.owned import mark
 from envlayers.core.proc import CancelToken
 from envlayers.core.scripts import relocate_scripts
 from envlayers.core.trust import check_private, record_problem, rerecord
@@ -43,6 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Seconds between two recorded uses of a layer (see `LayerCache.touch`).
+_TOUCH_EVERY = 3600.0
 LAYER_META = "envlayers-layer.json"
 _KEY_RE = re.compile(r"^[0-9a-f]{24}$")
 _LOCK_TIMEOUT = 3600.0
@@ -189,9 +199,15 @@ class LayerCache:
         return None if problem is None else f"layer {layer.key}: {problem}"
 
     def touch(self, layer: Layer) -> None:
-        """Record a use: only the metadata file's times change, never the layer's content."""
+        """Record a use: only the metadata file's times change, never the layer's content.
+
+        At most once an hour (ages are counted in days): each touch changes a stat that the
+        CLI's stored reports watch, so touching on every use would void them all.
+        """
+        meta = layer.path / LAYER_META
         with contextlib.suppress(OSError):
-            os.utime(layer.path / LAYER_META)
+            if time.time() - os.stat(meta).st_mtime >= _TOUCH_EVERY:
+                os.utime(meta)
 
     # -- build --------------------------------------------------------------------------
     def ensure(
@@ -289,8 +305,8 @@ class LayerCache:
         try:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            _venv.create_venv(tmp, base.base_executable)
-            mark(tmp, "layer")
+            make_dir(tmp, "layer")
+            _venv.create_venv(tmp, base.base_executable, base=base)
             constraints = _preference_constraints(preferences, requirements, editables)
             install = partial(
                 installer.install,
@@ -315,12 +331,12 @@ class LayerCache:
             atomic_write_json(tmp / LAYER_META, meta)
             swap_in(tmp, final, kind="layer", roots=[self.root])
         except (EnvlayersError, OSError, KeyboardInterrupt) as exc:
-            remove_tree(tmp, kind=("layer", "build"), roots=[self.root])
+            discard(tmp, kind=("layer", "build"), roots=[self.root])
             if isinstance(exc, OSError):
                 raise OperationFailed(f"could not build layer {key}: {exc}") from exc
             raise
         except BaseException:
-            remove_tree(tmp, kind=("layer", "build"), roots=[self.root])
+            discard(tmp, kind=("layer", "build"), roots=[self.root])
             raise
         layer = self.load(key)
         if layer is None:  # pragma: no cover - we just published it
