@@ -32,8 +32,8 @@ _READ = {"str?": "value", "strs": "list", "bool": "flag", "bool?": "flag"}
 
 def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]] | None:
     """(command, project, format, wire options) for a plain `env` / `sync`, else None."""
-    if not argv or argv[0] not in _FORMATS:
-        return None
+    if not argv or argv[0] not in _FORMATS or os.environ.get("ENVLAYERS_VENV"):
+        return None  # another venv than the stored reports describe: the full path decides
     command = argv[0]
     known = fast_flags(command)
     plain = {"--project": ".", "--format": "text"}

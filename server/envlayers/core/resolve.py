@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from filelock import FileLock
 
-from envlayers.core.errors import InvalidInput
+from envlayers.core.errors import InvalidInput, OperationFailed
 from envlayers.core.fsutil import atomic_write_text
 from envlayers.core.locate import find_workspace
 from envlayers.core.redact import redact
@@ -40,7 +40,14 @@ def resolve_workspace(value: str | os.PathLike[str]) -> Path:
 def workspace_lock(root: Path) -> FileLock:
     """The lock that serialises operations on the workspace `root` (across processes)."""
     d = root / ".envlayers"
-    d.mkdir(parents=True, exist_ok=True)
+    if d.is_symlink() or (os.path.lexists(d) and not d.is_dir()):
+        # A repository can commit `.envlayers` as a link: everything envlayers writes and
+        # replaces there would land wherever it points.
+        raise OperationFailed(
+            f"{d} is a symbolic link or not a folder: envlayers keeps its state there and "
+            "does not follow it out of the workspace; remove it and run again"
+        )
+    d.mkdir(exist_ok=True)
     ignore = d / ".gitignore"
     if not ignore.exists():
         atomic_write_text(ignore, "*\n", durable=False)
