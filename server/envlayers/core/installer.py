@@ -21,7 +21,9 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
+from envlayers.core.fsutil import discard
 from envlayers.core.index import IndexSettings, check_arg, link_listing, local_link_path
+from envlayers.core.owned import mark
 from envlayers.core.proc import CancelToken, redact
 from envlayers.core.redact import reveal
 
@@ -74,10 +76,11 @@ class Installer(Protocol):
 def _private_dir() -> Iterator[Path]:
     """A folder only we can read (0700, from mkdtemp), removed with what it holds."""
     folder = Path(tempfile.mkdtemp(prefix="envlayers-install-"))
+    mark(folder, "build")
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        discard(folder, kind="build", roots=[folder.parent])
 
 
 def _write_private(path: Path, lines: Sequence[str]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound, OperationFailed
-from envlayers.core.fsutil import remove_tree
+from envlayers.core.fsutil import remove_file, remove_tree
 from envlayers.core.proc import child_env
 from envlayers.core.venvfiles import (
     WRITER_KEY,
@@ -121,8 +121,7 @@ def _cfg_text(info: InterpreterInfo, system_site_packages: bool, extra: Mapping[
 
 
 def _link(target: str, link: Path) -> None:
-    if os.path.lexists(link):
-        link.unlink()
+    remove_file(link, roots=[link.parent])  # a link of the venv we are writing
     os.symlink(target, link)
 
 
