@@ -26,7 +26,10 @@ def venv(tmp_path: Path) -> Path:
     if not found:
         pytest.skip(f"no CPython 3.12 under {PYENV}")
     dest = tmp_path / "venv"
-    create_venv(dest, str(found[-1]))
+    # Made from a probe kept in a root of its own: the roots the tests watch start empty.
+    base = interp.probe(found[-1], cache_dir=tmp_path / "fixture-cache")
+    create_venv(dest, str(found[-1]), base=base)
+    interp.clear_probe_cache()  # the venv is then described by running it, into the tested root
     return venv_python(dest)
 
 

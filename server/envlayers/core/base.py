@@ -71,7 +71,7 @@ def ensure_base(plan: BasePlan, layout: CacheLayout) -> Path:
     log.info("creating the workspace environment %s with %s", prefix, exe)
     try:
         make_dir(tmp, "base")
-        _venv.create_venv(tmp, exe)
+        _venv.create_venv(tmp, exe, base=_interp.probe(exe, cache_dir=layout.root))
         swap_in(tmp, prefix, kind="base", roots=roots)
     except BaseException:
         discard(tmp, kind="base", roots=roots)

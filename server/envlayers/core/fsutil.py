@@ -135,7 +135,16 @@ def make_dir(path: Path, kind: Kind) -> Path:
     else is written into it, so a build killed at any later point leaves a folder that the
     next run may remove."""
     path.mkdir(parents=True)
-    mark(path, kind)
+    try:
+        mark(path, kind)
+    except BaseException:
+        # The folder we just made is empty but for a partial marker: undo it, or it stays
+        # unprovable (a full disk, say).
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(path):
+                os.unlink(path / entry)
+            os.rmdir(path)
+        raise
     return path
 
 
@@ -144,10 +153,8 @@ def discard(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path]) -
     error that brought us here is the one the user sees."""
     try:
         remove_tree(path, kind=kind, roots=roots)
-    except OSError as exc:
-        log.warning("left %s in place: %s", path, exc)
-    except Exception as exc:  # OperationFailed: not provably ours
-        log.warning("left %s in place: %s", path, exc)
+    except Exception as exc:  # OperationFailed (not provably ours) or an OSError
+        log.debug("left %s in place: %s", path, exc)
 
 
 def remove_file(path: Path, *, roots: Sequence[Path]) -> None:
