@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 ACTIVE = "active.json"
+
+log = logging.getLogger(__name__)
 
 
 def active_path(root: Path) -> Path:
@@ -104,11 +107,18 @@ def refresh_active(
     if any(la is None for la in layers):
         return
     python = _venv.venv_python(prefix)
-    if python.exists():
-        ensure_composed(
-            root,
-            str(active["name"]),
-            base=_interp.probe(python, cache_dir=layout.root),
-            layers=[la for la in layers if la],
-            carry=carry,
+    if not python.exists():
+        return
+    base = _interp.probe(python, cache_dir=layout.root)
+    whole = [la for la in layers if la]
+    if not all(la.built_for(base) for la in whole):
+        # Its layers are another Python's: only `env` (an installer) can make new ones; until
+        # then the composition is stale and the report says so.
+        log.warning(
+            "the composition %r was built for another Python than the base's %s; "
+            "run `envlayers env` to rebuild it",
+            active["name"],
+            base.version,
         )
+        return
+    ensure_composed(root, str(active["name"]), base=base, layers=whole, carry=carry)

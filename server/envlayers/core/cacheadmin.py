@@ -7,10 +7,11 @@ import contextlib
 import time
 from pathlib import Path
 
+from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.active import clear_active, read_active
-from envlayers.core.compose import load_composed
-from envlayers.core.errors import InvalidInput
+from envlayers.core.compose import load_composed, stale_reason
+from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.fsutil import read_json, remove_tree
 from envlayers.core.kernelspecs import remove_kernelspecs
 from envlayers.core.layers import LayerCache, is_valid_key
@@ -85,9 +86,11 @@ def remove_layer(layout: CacheLayout, key: str) -> dict[str, object]:
     return {"removed": [key]}
 
 
-def list_compositions(root: Path) -> list[dict[str, object]]:
-    """The composed envs of a workspace, the active one marked."""
+def list_compositions(root: Path, layout: CacheLayout) -> list[dict[str, object]]:
+    """The composed envs of a workspace, the active one marked; `valid` only when everything it
+    was built on (base interpreter, layers) is still there and the same."""
     active = read_active(root) or {}
+    cache = LayerCache(layout.layers)
     out: list[dict[str, object]] = []
     try:
         entries = sorted((root / ".envlayers").iterdir())
@@ -97,6 +100,7 @@ def list_compositions(root: Path) -> list[dict[str, object]]:
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         record = load_composed(entry)
+        stale = _stale(record, cache, layout) if record is not None else "damaged"
         out.append(
             {
                 "name": entry.name,
@@ -104,10 +108,19 @@ def list_compositions(root: Path) -> list[dict[str, object]]:
                 "interpreter": str(_venv.venv_python(entry)),
                 "layers": strs(record.get("layers")) if record else [],
                 "active": active.get("name") == entry.name,
-                "valid": record is not None,
+                "valid": stale is None,
             }
         )
     return out
+
+
+def _stale(record: dict[str, object], cache: LayerCache, layout: CacheLayout) -> str | None:
+    python = _venv.venv_python(Path(str(record.get("basePrefix"))))
+    base = None
+    with contextlib.suppress(EnvlayersError):
+        base = _interp.probe(python, cache_dir=layout.root) if python.exists() else None
+    layers = [cache.load(k) if is_valid_key(k) else None for k in strs(record.get("layers"))]
+    return stale_reason(record, base, layers)
 
 
 def composition_path(root: Path, name: str) -> Path:

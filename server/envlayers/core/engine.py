@@ -206,7 +206,7 @@ class Engine:
 
     def list_compositions(self, workspace: Path) -> list[dict[str, object]]:
         """The composed envs of a workspace, the active one marked."""
-        return cacheadmin.list_compositions(resolve_workspace(workspace))
+        return cacheadmin.list_compositions(resolve_workspace(workspace), self.layout)
 
     def remove_composition(self, workspace: Path, name: str) -> dict[str, object]:
         """Delete a composed env and the Jupyter kernelspecs written for it; the workspace

@@ -104,6 +104,12 @@ class Layer:
     created: str = ""
     last_used: str = ""
     editables: tuple[str, ...] = field(default=())
+    python: tuple[str, str] = ("", "")  # the base executable and version it was built for
+
+    def built_for(self, base: InterpreterInfo) -> bool:
+        """Whether this layer was built for the interpreter of `base` (its site dir is that
+        Python's): a layer of another interpreter is never composed."""
+        return self.python == (base.base_executable, base.version)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -160,6 +166,8 @@ class LayerCache:
             # The interpreter it was built from vanished (symlink dangles): unusable.
             return None
         editables = meta.get("editables")
+        python = meta.get("python")
+        built = python if isinstance(python, dict) else {}
         return Layer(
             key=key,
             path=path,
@@ -171,6 +179,7 @@ class LayerCache:
             created=str(meta.get("created", "")),
             last_used=_iso(_mtime(path / LAYER_META)),
             editables=tuple(str(e) for e in editables) if isinstance(editables, list) else (),
+            python=(str(built.get("executable", "")), str(built.get("version", ""))),
         )
 
     def verify(self, layer: Layer) -> str | None:
