@@ -28,6 +28,7 @@ from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
+from envlayers.core.leases import guarded
 from envlayers.core.proc import CancelToken
 from envlayers.core.scripts import relocate_scripts
 
@@ -357,13 +358,16 @@ class LayerCache:
         path = self.root / key
         return _mtime(path / LAYER_META) or _mtime(path)
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: str, keep: Callable[[], str | None] = lambda: None) -> str | None:
+        """Delete the layer `key` unless it is leased, being built, or `keep()` (asked under
+        its build lock) says why not: None when deleted, else the reason it was kept."""
         path = self.path_for(key)
         if not path.exists():
-            return False
-        with self._lock(key):
-            remove_tree(path)
-        return True
+            return "there is no such layer"
+        with guarded(self.root, key, keep) as reason:
+            if reason is None:
+                remove_tree(path)
+        return reason
 
     def remove_leftovers(self, older_than: float) -> None:
         """Temporary folders of builds that died long ago."""
