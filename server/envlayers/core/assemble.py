@@ -76,7 +76,7 @@ def assemble_report(
         path_prefix=tuple(dict.fromkeys(path_prefix)),
         layers=tuple(layer_json),
         satisfied_by_base=tuple(strs(active.get("satisfiedByBase"))),
-        conflicts=_conflicts(layers, base_dirs, base),
+        conflicts=_conflicts(layers, base_dirs, base, [d.text for d in project.dependencies]),
         sync=sync,
         name=name,
         warnings=tuple(warnings),
@@ -142,10 +142,10 @@ def _active_stack(
 
 
 def _conflicts(
-    layers: Sequence[Layer], base_dirs: list[str], base: InterpreterInfo
+    layers: Sequence[Layer], base_dirs: list[str], base: InterpreterInfo, roots: Sequence[str]
 ) -> tuple[dict[str, object], ...]:
     sources = [(la.key, Inventory.scan([la.site_packages])) for la in layers]
     if not sources:
         return ()
     sources.append(("workspace", Inventory.scan(base_dirs)))
-    return tuple(c.to_json() for c in find_conflicts(sources, base.marker_env))
+    return tuple(c.to_json() for c in find_conflicts(sources, base.marker_env, roots))

@@ -7,7 +7,6 @@ A layer is built in a temporary folder under a per-key lock and published with o
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as _dt
 import hashlib
 import json
@@ -23,11 +22,13 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from envlayers.core import venv as _venv
-from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
+from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import atomic_write_json, dir_size, read_json, remove_tree, swap_in
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
+from envlayers.core.layercheck import damage
+from envlayers.core.layerdeps import install_against_base
 from envlayers.core.leases import guarded
 from envlayers.core.proc import CancelToken
 from envlayers.core.scripts import relocate_scripts
@@ -62,6 +63,9 @@ class LayerInputs:
     files: tuple[tuple[str, str], ...] = ()  # (path, content digest) of local files named
     interpreter: tuple[str, str, str, str] = ("", "", "", "")  # path, version, impl, identity
     index: str = ""  # IndexSettings.fingerprint()
+    # The base's versions it is resolved against (layerdeps.base_pins): another base's
+    # versions give another layer.
+    base_versions: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -74,6 +78,7 @@ class LayerInputs:
                 )
             ),
             "index": self.index,
+            "baseVersions": dict(self.base_versions),
         }
 
 
@@ -87,6 +92,11 @@ def layer_key(inputs: LayerInputs) -> str:
             "files": sorted(list(f) for f in inputs.files),
             "interpreter": list(inputs.interpreter),
             "index": inputs.index,
+            **(
+                {"base": sorted(list(p) for p in inputs.base_versions)}
+                if inputs.base_versions
+                else {}
+            ),
         },
         sort_keys=True,
     )
@@ -185,19 +195,7 @@ class LayerCache:
 
     def verify(self, layer: Layer) -> str | None:
         """A reason the layer is damaged (a package or one of its files gone), or None when whole."""
-        try:
-            inventory = Inventory.scan([layer.site_packages])
-        except OSError as exc:
-            return f"cannot read {layer.site_packages}: {exc}"
-        present = inventory.versions()
-        for name, version in layer.packages.items():
-            if present.get(name) != version:
-                return f"package {name} {version} is missing from layer {layer.key}"
-        for dist in inventory:
-            gone = _missing_record_file(dist.path)
-            if gone is not None:
-                return f"{gone} of {dist.name} {dist.version} is missing from layer {layer.key}"
-        return None
+        return damage(layer.key, layer.site_packages, layer.packages)
 
     def touch(self, layer: Layer) -> None:
         """Record a use: only the metadata file's times change, never the layer's content."""
@@ -295,7 +293,6 @@ class LayerCache:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             _venv.create_venv(tmp, base.base_executable)
-            constraints = _preference_constraints(preferences, requirements, editables)
             install = partial(
                 installer.install,
                 str(_venv.venv_python(tmp)),
@@ -305,14 +302,19 @@ class LayerCache:
                 on_line=on_line,
                 cancel=cancel,
             )
-            try:
-                install(constraints=constraints)
-            except InstallFailed:
-                if not constraints:
-                    raise
-                # The base's versions were only preferences: resolve again without them.
-                log.info("layer %s: resolving without the base's versions as preferences", key)
-                install()
+            site = _venv.site_packages(tmp, base.version_info)
+
+            def reset() -> None:
+                remove_tree(tmp)
+                _venv.create_venv(tmp, base.base_executable)
+
+            install_against_base(
+                lambda pins: install(constraints=pins),
+                reset,
+                lambda: Inventory.scan([site]),
+                {} if editables else preferences,  # an editable's name is not known here
+                base.marker_env,
+            )
             if cancel is not None:
                 cancel.raise_if_cancelled()
             meta = _layer_meta(key, inputs, tmp, final, base, installer.name)
@@ -403,48 +405,6 @@ def _layer_meta(
         "created": now,
         "lastUsed": now,
     }
-
-
-def _preference_constraints(
-    preferences: Mapping[str, str], requirements: Sequence[str], editables: Sequence[str]
-) -> list[str]:
-    """Pins of the base's versions for shared dependencies, except what was asked for by name."""
-    if not preferences:
-        return []
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    asked: set[str] = set()
-    for text in requirements:
-        with contextlib.suppress(InvalidRequirement):
-            asked.add(canonicalize_name(Requirement(text).name))
-    if editables:
-        # An editable's own name is not known here; pins would only get in its way.
-        return []
-    return [
-        f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
-    ]
-
-
-def _missing_record_file(dist_info: Path) -> str | None:
-    """The first file that the RECORD of a `.dist-info` lists and that is gone (a half-deleted
-    layer keeps its metadata but loses files), or None."""
-    if dist_info.suffix != ".dist-info":
-        return None
-    try:
-        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return str(dist_info / "RECORD")
-    site = dist_info.parent
-    for row in rows:
-        rel = row[0] if row else ""
-        # Byte code is optional: installers may or may not have compiled it.
-        if not rel or rel.endswith(".pyc") or "__pycache__" in rel:
-            continue
-        if not os.path.lexists(site / rel):
-            return rel
-    return None
 
 
 def _folder_id(path: Path) -> tuple[int, int] | None:

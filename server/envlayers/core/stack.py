@@ -13,6 +13,7 @@ from envlayers.core.compose import base_site_dirs
 from envlayers.core.installer import IndexSettings, Installer, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
+from envlayers.core.layerdeps import base_pins
 from envlayers.core.layers import Layer, LayerCache, LayerInputs, layer_key
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import LayerSpec, Plan
@@ -98,12 +99,14 @@ def _builder(
 ) -> partial[Layer]:
     reqs = sorted({installable(r) for r in todo if not r.editable})
     edits = sorted({r.editable for r in todo if r.editable})
+    pins = {} if edits else base_pins(base_dirs, reqs)  # an editable's name is not known here
     inputs = LayerInputs(
         requirements=tuple(reqs),
         editables=tuple(edits),
         files=tuple(fingerprints(todo)),
         interpreter=(base.base_executable, base.version, base.implementation, identity),
         index=plan.index.fingerprint(),
+        base_versions=tuple(pins.items()),
     )
     return partial(
         cache.ensure,
@@ -113,7 +116,7 @@ def _builder(
         index=plan.index,
         requirements=reqs,
         editables=edits,
-        preferences=Inventory.scan(base_dirs).versions(),
+        preferences=pins,
         on_line=on_line,
         cancel=cancel,
     )
