@@ -148,8 +148,7 @@ def stale_reason(
         base.base_executable
     ):
         return (
-            f"it was built for Python {built.get('version')}, the base is now Python "
-            f"{base.version}"
+            f"it was built for Python {built.get('version')}, the base is now Python {base.version}"
         )
     if built.get("identity") != base.identity:
         return "its base interpreter was re-created since"

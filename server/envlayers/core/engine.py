@@ -102,7 +102,12 @@ class Engine:
             # Leases keep prune/remove off the layers until the composition is registered.
             with LeaseSet(layout.layers) as leases:
                 stack = ensure_stack(
-                    stack_plan(plan), base, layout, on_line=on_line, cancel=cancel, lease=leases.hold
+                    stack_plan(plan),
+                    base,
+                    layout,
+                    on_line=on_line,
+                    cancel=cancel,
+                    lease=leases.hold,
                 )
                 if cancel is not None:
                     cancel.raise_if_cancelled()

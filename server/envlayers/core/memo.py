@@ -115,9 +115,7 @@ def _top_level(layer: Path, python_version: str) -> list[Path]:
     site = _venv.site_packages(layer, (version[0], version[1]))
     try:
         with os.scandir(site) as entries:
-            return sorted(
-                site / e.name for e in entries if e.is_dir() and e.name != "__pycache__"
-            )
+            return sorted(site / e.name for e in entries if e.is_dir() and e.name != "__pycache__")
     except OSError:
         return []
 
