@@ -117,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format(lp, _TEXT_JSON)
     lp = lsub.add_parser("remove")
     lp.add_argument("key")
-    lp.add_argument(
-        "--force", action="store_true", help="remove it even when compositions use it"
-    )
+    lp.add_argument("--force", action="store_true", help="remove it even when compositions use it")
     _format(lp, _TEXT_JSON, "json")
 
     p = sub.add_parser("compositions", help="the workspace's composed environments")
