@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format(lp, _TEXT_JSON)
     lp = lsub.add_parser("remove")
     lp.add_argument("key")
+    lp.add_argument("--force", action="store_true", help="remove it even when compositions use it")
     _format(lp, _TEXT_JSON, "json")
 
     p = sub.add_parser("compositions", help="the workspace's composed environments")
@@ -378,7 +379,7 @@ def _layers(engine: object, ns: argparse.Namespace) -> int:
             count = len(removed) if isinstance(removed, list) else 0
             print(f"removed {count} layer(s), freed {int(str(result['freedBytes'])) / 1e6:.1f} MB")
         return 0
-    result = engine.remove_layer(ns.key)
+    result = engine.remove_layer(ns.key, force=ns.force)
     _print(ns.format, result, _removed_text, indent=None)
     return 0
 

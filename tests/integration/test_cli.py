@@ -87,7 +87,7 @@ def test_layers_list_prune_remove(ws: Path, envlayers_cache: Path) -> None:
     # Age 0 ("every layer no composition uses"): both are in use, so both stay.
     kept = json.loads(cli("layers", "prune", "--older-than", "0", "--format", "json").stdout)
     assert kept["removed"] == []
-    removed = cli("layers", "remove", str(key_a))
+    removed = cli("layers", "remove", str(key_a), "--force")  # it is used
     assert removed.returncode == 0 and key_a in removed.stdout
     assert not (envlayers_cache / "layers" / "v1" / str(key_a)).exists()
     for bad in ("../../etc", str(key_a)):

@@ -16,6 +16,7 @@ from envlayers.core.compose import CarryHook, ComposedEnv, ensure_composed
 from envlayers.core.fsutil import atomic_write_json, read_json, remove_file
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.layers import Layer, LayerCache, is_valid_key
+from envlayers.core.leases import LeaseSet
 from envlayers.core.owned import SAFE_NAME
 from envlayers.core.paths import CacheLayout
 from envlayers.core.requests import strs
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 ACTIVE = "active.json"
+log = logging.getLogger(__name__)
+
 log = logging.getLogger(__name__)
 
 
@@ -134,15 +137,29 @@ def refresh_active(
     active = read_active(root)
     if not active or not isinstance(active.get("name"), str):
         return
-    layers = [cache.load(k) for k in strs(active.get("layers"))]
-    if any(la is None for la in layers):
-        return
     python = _venv.venv_python(prefix)
-    if python.exists():
-        ensure_composed(
-            root,
-            str(active["name"]),
-            base=_interp.probe(python, cache_dir=layout.root),
-            layers=[la for la in layers if la],
-            carry=carry,
-        )
+    if not python.exists():
+        return
+    with LeaseSet(cache.root) as leases:
+        keys = strs(active.get("layers"))
+        if not all(is_valid_key(k) for k in keys):
+            return
+        for key in keys:
+            leases.hold(key)
+        layers = [cache.load(k) for k in keys]
+        if any(la is None for la in layers):
+            return
+        base = _interp.probe(python, cache_dir=layout.root)
+        whole = [la for la in layers if la]
+        if not all(la.built_for(base) for la in whole):
+            # Its layers are another Python's: only `env` (an installer) can make new ones;
+            # until then the composition is stale and the report says so.
+            log.warning(
+                "the composition %r was built for another Python than the base's %s; "
+                "run `envlayers env` to rebuild it",
+                active["name"],
+                base.version,
+            )
+            return
+        composed = ensure_composed(root, str(active["name"]), base=base, layers=whole, carry=carry)
+        register_use(layout, composed)

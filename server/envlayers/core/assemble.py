@@ -10,7 +10,13 @@ from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.active import read_active
 from envlayers.core.base import sync_info
-from envlayers.core.compose import base_site_dirs, compose_digest, load_composed, static_sys_path
+from envlayers.core.compose import (
+    base_site_dirs,
+    compose_digest,
+    load_composed,
+    stale_reason,
+    static_sys_path,
+)
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
 from envlayers.core.layers import Layer, LayerCache
@@ -20,7 +26,11 @@ from envlayers.core.report import Report, SyncInfo
 from envlayers.core.requests import strs
 from envlayers.core.satisfy import find_conflicts
 
-__all__ = ["assemble_report"]
+__all__ = ["DAMAGED", "assemble_report"]
+
+# The words of the warning for a composition that cannot be offered as is (the fast path never
+# stores a report that says them).
+DAMAGED = "is missing or damaged"
 
 
 def assemble_report(
@@ -66,7 +76,7 @@ def assemble_report(
         path_prefix=tuple(dict.fromkeys(path_prefix)),
         layers=tuple(layer_json),
         satisfied_by_base=tuple(strs(active.get("satisfiedByBase"))),
-        conflicts=_conflicts(layers, base_dirs, base),
+        conflicts=_conflicts(layers, base_dirs, base, [d.text for d in project.dependencies]),
         sync=sync,
         name=name,
         warnings=tuple(warnings),
@@ -110,7 +120,14 @@ def _active_stack(
     if record is None or any(la is None for la in loaded) or damage:
         why = f" ({damage[0]})" if damage else ""
         warnings.append(
-            f"the composition {name!r} is missing or damaged{why}; run `envlayers env` to rebuild it"
+            f"the composition {name!r} {DAMAGED}{why}; run `envlayers env` to rebuild it"
+        )
+        return None, []
+    stale = stale_reason(record, base, loaded)
+    if stale is not None:
+        # Never offered on another interpreter than the one it was built for: the base is.
+        warnings.append(
+            f"the composition {name!r} is stale: {stale}; run `envlayers env` to rebuild it"
         )
         return None, []
     layers = [la for la in loaded if la is not None]
@@ -125,10 +142,10 @@ def _active_stack(
 
 
 def _conflicts(
-    layers: Sequence[Layer], base_dirs: list[str], base: InterpreterInfo
+    layers: Sequence[Layer], base_dirs: list[str], base: InterpreterInfo, roots: Sequence[str]
 ) -> tuple[dict[str, object], ...]:
     sources = [(la.key, Inventory.scan([la.site_packages])) for la in layers]
     if not sources:
         return ()
     sources.append(("workspace", Inventory.scan(base_dirs)))
-    return tuple(c.to_json() for c in find_conflicts(sources, base.marker_env))
+    return tuple(c.to_json() for c in find_conflicts(sources, base.marker_env, roots))

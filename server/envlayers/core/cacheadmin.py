@@ -4,19 +4,24 @@ The registry of compositions (`CacheLayout.compositions`) says which layers are 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
+from functools import partial
 from pathlib import Path
 
+from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
 from envlayers.core.active import clear_active, read_active
-from envlayers.core.compose import load_composed
-from envlayers.core.errors import InvalidInput
+from envlayers.core.compose import load_composed, stale_reason
+from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import read_json, remove_file, remove_tree
 from envlayers.core.kernelspecs import remove_kernelspecs
 from envlayers.core.layers import LayerCache, is_valid_key
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import NAME_RE
 from envlayers.core.requests import strs
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "composition_path",
@@ -60,34 +65,69 @@ def list_layers(layout: CacheLayout) -> list[dict[str, object]]:
 def prune_layers(
     layout: CacheLayout, *, older_than_days: float | None = None, all: bool = False
 ) -> dict[str, object]:
+    """Remove layers unused for `older_than_days` (default 30) that no composition uses (`all`:
+    every layer, used or not). A leased layer (a composition is being built on it) is kept."""
     cache = LayerCache(layout.layers)
-    users = layer_users(layout)
     horizon = time.time() - 86400 * (30.0 if older_than_days is None else float(older_than_days))
     removed: list[str] = []
     freed = 0
     for key in cache.published_keys():
-        if not all and (key in users or cache.last_used(key) > horizon):
+        if not all and cache.last_used(key) > horizon:
             continue
         size = int(cache.describe(key)["sizeBytes"])  # type: ignore[call-overload]
-        if cache.remove(key):
+        # Whether it is used is asked under its lock: a compose may register a use meanwhile.
+        why = cache.remove(key, keep=_nothing if all else partial(_in_use, layout, key))
+        if why is None:
             removed.append(key)
             freed += size
+        else:
+            log.info("kept layer %s: %s", key, why)
     cache.remove_leftovers(time.time() - 3600)
     return {"removed": removed, "freedBytes": freed}
 
 
-def remove_layer(layout: CacheLayout, key: str) -> dict[str, object]:
+def remove_layer(layout: CacheLayout, key: str, *, force: bool = False) -> dict[str, object]:
+    """Remove one layer; refused while a composition uses it unless `force` (those
+    compositions are then invalid: `compositions list` and the report say so), and always
+    while it is leased."""
     if not is_valid_key(key):
         raise InvalidInput(f"not a layer key: {key!r}")
     cache = LayerCache(layout.layers)
-    if not cache.remove(key):
+    if not cache.path_for(key).exists():
         raise InvalidInput(f"no layer {key} in {cache.root}")
+    users: list[str] = []
+
+    def keep() -> str | None:
+        users.extend(layer_users(layout).get(key, []))
+        if users and not force:
+            return (
+                f"it is used by {', '.join(sorted(users))}; remove those compositions first, "
+                "or pass --force (the LSP option `force`) to remove it anyway"
+            )
+        return None
+
+    why = cache.remove(key, keep=keep)
+    if why is not None:
+        raise OperationFailed(f"layer {key} was not removed: {why}")
+    if users:
+        log.warning("removed layer %s; now invalid: %s", key, ", ".join(sorted(users)))
     return {"removed": [key]}
 
 
-def list_compositions(root: Path) -> list[dict[str, object]]:
-    """The composed envs of a workspace, the active one marked."""
+def _nothing() -> str | None:
+    return None
+
+
+def _in_use(layout: CacheLayout, key: str) -> str | None:
+    users = layer_users(layout).get(key)
+    return f"it is used by {', '.join(sorted(users))}" if users else None
+
+
+def list_compositions(root: Path, layout: CacheLayout) -> list[dict[str, object]]:
+    """The composed envs of a workspace, the active one marked; `valid` only when everything it
+    was built on (base interpreter, layers) is still there and the same."""
     active = read_active(root) or {}
+    cache = LayerCache(layout.layers)
     out: list[dict[str, object]] = []
     try:
         entries = sorted((root / ".envlayers").iterdir())
@@ -97,6 +137,7 @@ def list_compositions(root: Path) -> list[dict[str, object]]:
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         record = load_composed(entry)
+        stale = _stale(record, cache, layout) if record is not None else "damaged"
         out.append(
             {
                 "name": entry.name,
@@ -104,10 +145,19 @@ def list_compositions(root: Path) -> list[dict[str, object]]:
                 "interpreter": str(_venv.venv_python(entry)),
                 "layers": strs(record.get("layers")) if record else [],
                 "active": active.get("name") == entry.name,
-                "valid": record is not None,
+                "valid": stale is None,
             }
         )
     return out
+
+
+def _stale(record: dict[str, object], cache: LayerCache, layout: CacheLayout) -> str | None:
+    python = _venv.venv_python(Path(str(record.get("basePrefix"))))
+    base = None
+    with contextlib.suppress(EnvlayersError):
+        base = _interp.probe(python, cache_dir=layout.root) if python.exists() else None
+    layers = [cache.load(k) if is_valid_key(k) else None for k in strs(record.get("layers"))]
+    return stale_reason(record, base, layers)
 
 
 def composition_path(root: Path, name: str) -> Path:

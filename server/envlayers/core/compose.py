@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from envlayers.core.fsutil import (
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.layers import Layer, is_valid_key
 from envlayers.core.owned import check_name
+from envlayers.core.requests import strs
 from envlayers.core.scripts import link_scripts
 
 __all__ = [
@@ -37,10 +38,12 @@ __all__ = [
     "OVERLAY_MODULE",
     "CarryHook",
     "ComposedEnv",
+    "base_identity",
     "compose_digest",
     "ensure_composed",
     "load_composed",
     "overlay_files",
+    "stale_reason",
     "static_sys_path",
 ]
 
@@ -120,6 +123,43 @@ def compose_digest(
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def base_identity(base: InterpreterInfo) -> dict[str, str]:
+    """What a composition records of the interpreter it stands on (compared by `stale_reason`)."""
+    return {
+        "executable": base.executable,
+        "baseExecutable": base.base_executable,
+        "version": base.version,
+        "implementation": base.implementation,
+        "identity": base.identity,
+    }
+
+
+def stale_reason(
+    record: Mapping[str, object], base: InterpreterInfo | None, layers: Sequence[Layer | None]
+) -> str | None:
+    """Why the composition of `record` no longer stands on `base` and the loaded `layers` (one
+    per recorded key, None when gone), or None when everything it was built on is there."""
+    built = record.get("base")
+    if not isinstance(built, dict):
+        return "its record does not say which interpreter it was built for"
+    if base is None:
+        return f"its base interpreter {built.get('executable')} is gone"
+    if built.get("version") != base.version or built.get("baseExecutable") != (
+        base.base_executable
+    ):
+        return (
+            f"it was built for Python {built.get('version')}, the base is now Python {base.version}"
+        )
+    if built.get("identity") != base.identity:
+        return "its base interpreter was re-created since"
+    for key, layer in zip(strs(record.get("layers")), layers, strict=False):
+        if layer is None:
+            return f"its layer {key} is gone"
+        if not layer.built_for(base):
+            return f"its layer {key} was built for Python {layer.python[1]}"
+    return None
 
 
 def base_site_dirs(base: InterpreterInfo) -> list[str]:
@@ -216,7 +256,17 @@ def ensure_composed(
     force: bool = False,
     carry: CarryHook | None = None,
 ) -> ComposedEnv:
-    """The composed env `<workspace>/.envlayers/<name>`, rebuilt only when its inputs changed."""
+    """The composed env `<workspace>/.envlayers/<name>`, rebuilt only when its inputs changed.
+
+    A layer built for another interpreter than the base's is refused (OperationFailed)."""
+    foreign = [layer for layer in layers if not layer.built_for(base)]
+    if foreign:
+        layer = foreign[0]
+        raise OperationFailed(
+            f"layer {layer.key} was built for Python {layer.python[1] or '?'} "
+            f"({layer.python[0] or 'unknown interpreter'}), not for the base's Python "
+            f"{base.version} ({base.base_executable}): it cannot be composed"
+        )
     root = workspace / ".envlayers"
     final = root / check_name(name)
     base_dirs = base_site_dirs(base)
@@ -293,6 +343,7 @@ def _build_overlay(
         "sitePackages": str(final / site.relative_to(tmp)),
         "scripts": str(final / scripts.relative_to(tmp)),
         "basePrefix": base.prefix,
+        "base": base_identity(base),
         "overlayHashes": hashes,
     }
     atomic_write_json(tmp / COMPOSITION_RECORD, record)

@@ -6,10 +6,12 @@ Also `extraneous`: installed distributions nothing asks for.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -53,9 +55,14 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def find_conflicts(
-    sources: Sequence[tuple[str, Inventory]], marker_env: Mapping[str, str]
+    sources: Sequence[tuple[str, Inventory]],
+    marker_env: Mapping[str, str],
+    roots: Iterable[str] = (),
 ) -> list[Conflict]:
-    """Version conflicts across `sources` (top first), with the requirements each one breaks."""
+    """Version conflicts across `sources` (top first, the base last), each with every
+    requirement its winner breaks (the base's own included, and those behind an extra that
+    `roots`, the project's requirements, or a winner asks for). A requirement of a layer's
+    distribution that the winning version breaks is a conflict too, shadow or not."""
     winners: dict[str, tuple[str, Distribution]] = {}
     shadows: dict[str, list[Shadow]] = {}
     for label, inventory in sources:
@@ -65,34 +72,59 @@ def find_conflicts(
                 winners[dist.name] = (label, dist)
             elif not _same_version(won[1].version, dist.version):
                 shadows.setdefault(dist.name, []).append(Shadow(dist.version, label))
-    if not shadows:
-        return []
     markers = Markers(marker_env)
+    extras = _wanted_extras(winners.values(), roots, markers)
+    base_label = sources[-1][0] if sources else ""
     breaks: dict[str, list[str]] = {name: [] for name in shadows}
+    for label, dependent in winners.values():
+        wanted = ("", *sorted(extras.get(dependent.name, ())))
 
-    def plain(marker: Marker | None) -> bool:
-        return markers.true(marker, "")
+        def active(marker: Marker | None, wanted: tuple[str, ...] = wanted) -> bool:
+            return any(markers.true(marker, e) for e in wanted)
 
-    for _source, dependent in winners.values():
-        for req in dependent.active_requires(plain):
+        for req in dependent.active_requires(active):
             name = canonical(req.name)
-            if name not in breaks:
+            won = winners.get(name)
+            if won is None or (name not in breaks and label == base_label):
                 continue
-            version = winners[name][1].version
             if req.specifier and not req.specifier.contains(
-                parsed_version(version), prereleases=True
+                parsed_version(won[1].version), prereleases=True
             ):
-                breaks[name].append(f"{dist_label(dependent)} requires {req_text(req)}")
+                breaks.setdefault(name, []).append(
+                    f"{dist_label(dependent)} requires {req_text(req)}"
+                )
     return [
         Conflict(
             name,
             winners[name][1].version,
             winners[name][0],
-            tuple(shadows[name]),
+            tuple(shadows.get(name, ())),
             tuple(sorted(set(breaks[name]))),
         )
-        for name in sorted(shadows)
+        for name in sorted(breaks)
+        if name in shadows or breaks[name]
     ]
+
+
+def _wanted_extras(
+    winners: Iterable[tuple[str, Distribution]], roots: Iterable[str], markers: Markers
+) -> dict[str, set[str]]:
+    """Distribution name -> the extras that `roots` or a winner's requirements ask for."""
+    wanted: dict[str, set[str]] = {}
+    for text in roots:
+        with contextlib.suppress(InvalidRequirement):
+            req = Requirement(text)
+            if req.extras and markers.true(req.marker, ""):
+                wanted.setdefault(canonical(req.name), set()).update(
+                    canonicalize_name(e) for e in req.extras
+                )
+    for _label, dist in winners:
+        for req in dist.active_requires(lambda m: markers.true(m, "")):
+            if req.extras:
+                wanted.setdefault(canonical(req.name), set()).update(
+                    canonicalize_name(e) for e in req.extras
+                )
+    return wanted
 
 
 def extraneous(

@@ -18,6 +18,7 @@ from envlayers.core.base import probe_base, sync_base, sync_info
 from envlayers.core.fastpath import stat_all
 from envlayers.core.kernelspecs import carry_kernelspecs
 from envlayers.core.layers import LayerCache
+from envlayers.core.leases import LeaseSet
 from envlayers.core.memo import ProjectMemo, ReportMemo, remember, watch_paths
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import make_plan, venv_prefix
@@ -92,21 +93,29 @@ class Engine:
             if not plan.no_sync:
                 sync = sync_base(plan.base, layout, on_line=on_line, cancel=cancel)
             base = probe_base(plan.base, layout)
-            stack = ensure_stack(stack_plan(plan), base, layout, on_line=on_line, cancel=cancel)
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            name = plan.name if stack.layers else None
-            satisfied = stack.satisfied_by_base
-            activate(
-                root,
-                name,
-                base,
-                stack.layers,
-                request=plan.request,
-                satisfied=satisfied,
-                layout=layout,
-                carry=carry_kernelspecs,
-            )
+            # Leases keep prune/remove off the layers until the composition is registered.
+            with LeaseSet(layout.layers) as leases:
+                stack = ensure_stack(
+                    stack_plan(plan),
+                    base,
+                    layout,
+                    on_line=on_line,
+                    cancel=cancel,
+                    lease=leases.hold,
+                )
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                name = plan.name if stack.layers else None
+                activate(
+                    root,
+                    name,
+                    base,
+                    stack.layers,
+                    request=plan.request,
+                    satisfied=stack.satisfied_by_base,
+                    layout=layout,
+                    carry=carry_kernelspecs,
+                )
             reused = {layer.key: layer.reused for layer in stack.layers}
             report = self._assemble(plan.base.project, sync=sync, reused=reused)
             remember("env", plan, report, before)
@@ -195,12 +204,12 @@ class Engine:
     ) -> dict[str, object]:
         return cacheadmin.prune_layers(self.layout, older_than_days=older_than_days, all=all)
 
-    def remove_layer(self, key: str) -> dict[str, object]:
-        return cacheadmin.remove_layer(self.layout, key)
+    def remove_layer(self, key: str, *, force: bool = False) -> dict[str, object]:
+        return cacheadmin.remove_layer(self.layout, key, force=force)
 
     def list_compositions(self, workspace: Path) -> list[dict[str, object]]:
         """The composed envs of a workspace, the active one marked."""
-        return cacheadmin.list_compositions(resolve_workspace(workspace))
+        return cacheadmin.list_compositions(resolve_workspace(workspace), self.layout)
 
     def remove_composition(self, workspace: Path, name: str) -> dict[str, object]:
         """Delete a composed env and the Jupyter kernelspecs written for it; the workspace

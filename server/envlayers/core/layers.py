@@ -23,7 +23,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from envlayers.core import venv as _venv
-from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
+from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import (
     atomic_write_json,
     dir_size,
@@ -36,9 +36,12 @@ from envlayers.core.fsutil import (
 from envlayers.core.installer import IndexSettings, Installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
+from envlayers.core.layercheck import adoption_problem, damage
+from envlayers.core.layerdeps import install_against_base
+from envlayers.core.leases import guarded
 from envlayers.core.proc import CancelToken
 from envlayers.core.scripts import relocate_scripts
-from envlayers.core.trust import check_private, record_problem, rerecord
+from envlayers.core.trust import rerecord
 
 __all__ = [
     "LAYER_META",
@@ -72,6 +75,9 @@ class LayerInputs:
     files: tuple[tuple[str, str], ...] = ()  # (path, content digest) of local files named
     interpreter: tuple[str, str, str, str] = ("", "", "", "")  # path, version, impl, identity
     index: str = ""  # IndexSettings.fingerprint()
+    # The base's versions it is resolved against (layerdeps.base_pins): another base's
+    # versions give another layer.
+    base_versions: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -84,6 +90,7 @@ class LayerInputs:
                 )
             ),
             "index": self.index,
+            "baseVersions": dict(self.base_versions),
         }
 
 
@@ -97,6 +104,11 @@ def layer_key(inputs: LayerInputs) -> str:
             "files": sorted(list(f) for f in inputs.files),
             "interpreter": list(inputs.interpreter),
             "index": inputs.index,
+            **(
+                {"base": sorted(list(p) for p in inputs.base_versions)}
+                if inputs.base_versions
+                else {}
+            ),
         },
         sort_keys=True,
     )
@@ -115,6 +127,12 @@ class Layer:
     created: str = ""
     last_used: str = ""
     editables: tuple[str, ...] = field(default=())
+    python: tuple[str, str] = ("", "")  # the base executable and version it was built for
+
+    def built_for(self, base: InterpreterInfo) -> bool:
+        """Whether this layer was built for the interpreter of `base` (its site dir is that
+        Python's): a layer of another interpreter is never composed."""
+        return self.python == (base.base_executable, base.version)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -171,6 +189,8 @@ class LayerCache:
             # The interpreter it was built from vanished (symlink dangles): unusable.
             return None
         editables = meta.get("editables")
+        python = meta.get("python")
+        built = python if isinstance(python, dict) else {}
         return Layer(
             key=key,
             path=path,
@@ -182,21 +202,12 @@ class LayerCache:
             created=str(meta.get("created", "")),
             last_used=_iso(_mtime(path / LAYER_META)),
             editables=tuple(str(e) for e in editables) if isinstance(editables, list) else (),
+            python=(str(built.get("executable", "")), str(built.get("version", ""))),
         )
 
-    def verify(self, layer: Layer, *, hashes: bool = False) -> str | None:
-        """A reason the layer is damaged (a package or one of its files gone or changed, by
-        size or with `hashes` by its RECORD hash), or None when whole."""
-        try:
-            inventory = Inventory.scan([layer.site_packages])
-        except OSError as exc:
-            return f"cannot read {layer.site_packages}: {exc}"
-        present = inventory.versions()
-        for name, version in layer.packages.items():
-            if present.get(name) != version:
-                return f"package {name} {version} is missing from layer {layer.key}"
-        problem = record_problem(layer.path, layer.site_packages, hashes=hashes)
-        return None if problem is None else f"layer {layer.key}: {problem}"
+    def verify(self, layer: Layer) -> str | None:
+        """A reason the layer is damaged (a package or one of its files gone or resized)."""
+        return damage(layer.key, layer.site_packages, layer.packages)
 
     def touch(self, layer: Layer) -> None:
         """Record a use: only the metadata file's times change, never the layer's content.
@@ -270,20 +281,16 @@ class LayerCache:
             if (self.root / key).exists():
                 log.warning("layer %s is damaged or incomplete; it will be rebuilt", key)
             return None
-        check_private(layer.path, what=f"layer {key}")
-        damage = self.verify(layer, hashes=True)
-        if damage is not None:
-            log.warning("%s; it will be rebuilt", damage)
+        problem = adoption_problem(layer.key, layer.path, layer.site_packages, layer.packages)
+        if problem is not None:
+            log.warning("%s; it will be rebuilt", problem)
             return None
         return layer
 
     def _clean_partial(self, key: str) -> None:
-        # We hold the key's lock, so any temporary folder of this key is a dead build's.
-        for entry in self.root.iterdir():
-            if entry.name.startswith(f".tmp-{key}-"):
-                _remove_leftover(entry, self.root)
-        if (self.root / key).exists():
-            remove_tree(self.root / key, kind="layer", roots=[self.root])
+        # We hold the key's lock: any temporary folder of this key is a dead build's.
+        for entry in [*self.root.glob(f".tmp-{key}-*"), self.root / key]:
+            discard(entry, kind=("layer", "build"), roots=[self.root])
 
     def _build(
         self,
@@ -305,9 +312,8 @@ class LayerCache:
         try:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            make_dir(tmp, "layer")
-            _venv.create_venv(tmp, base.base_executable, base=base)
-            constraints = _preference_constraints(preferences, requirements, editables)
+            fresh = partial(_fresh_venv, tmp, base, self.root)
+            fresh()
             install = partial(
                 installer.install,
                 str(_venv.venv_python(tmp)),
@@ -317,14 +323,15 @@ class LayerCache:
                 on_line=on_line,
                 cancel=cancel,
             )
-            try:
-                install(constraints=constraints)
-            except InstallFailed:
-                if not constraints:
-                    raise
-                # The base's versions were only preferences: resolve again without them.
-                log.info("layer %s: resolving without the base's versions as preferences", key)
-                install()
+            site = _venv.site_packages(tmp, base.version_info)
+
+            install_against_base(
+                lambda pins: install(constraints=pins),
+                partial(fresh, again=True),
+                lambda: Inventory.scan([site]),
+                {} if editables else preferences,  # an editable's name is not known here
+                base.marker_env,
+            )
             if cancel is not None:
                 cancel.raise_if_cancelled()
             meta = _layer_meta(key, inputs, tmp, final, base, installer.name)
@@ -370,13 +377,16 @@ class LayerCache:
         path = self.root / key
         return _mtime(path / LAYER_META) or _mtime(path)
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: str, keep: Callable[[], str | None] = lambda: None) -> str | None:
+        """Delete the layer `key` unless it is leased, being built, or `keep()` (asked under
+        its build lock) says why not: None when deleted, else the reason it was kept."""
         path = self.path_for(key)
         if not path.exists():
-            return False
-        with self._lock(key):
-            remove_tree(path, kind="layer", roots=[self.root])
-        return True
+            return "there is no such layer"
+        with guarded(self.root, key, keep) as reason:
+            if reason is None:
+                remove_tree(path, kind="layer", roots=[self.root])
+        return reason
 
     def remove_leftovers(self, older_than: float) -> None:
         """Temporary folders of builds that died long ago."""
@@ -386,7 +396,7 @@ class LayerCache:
             return
         for entry in entries:
             if entry.name.startswith((".tmp-", ".trash-", ".old-")) and _mtime(entry) < older_than:
-                _remove_leftover(entry, self.root)
+                discard(entry, kind=("layer", "build"), roots=[self.root])
 
 
 def _layer_meta(
@@ -415,34 +425,12 @@ def _layer_meta(
     }
 
 
-def _preference_constraints(
-    preferences: Mapping[str, str], requirements: Sequence[str], editables: Sequence[str]
-) -> list[str]:
-    """Pins of the base's versions for shared dependencies, except what was asked for by name."""
-    if not preferences:
-        return []
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    asked: set[str] = set()
-    for text in requirements:
-        with contextlib.suppress(InvalidRequirement):
-            asked.add(canonicalize_name(Requirement(text).name))
-    if editables:
-        # An editable's own name is not known here; pins would only get in its way.
-        return []
-    return [
-        f"{name}=={version}" for name, version in sorted(preferences.items()) if name not in asked
-    ]
-
-
-def _remove_leftover(entry: Path, root: Path) -> None:
-    """A dead build's folder, when it carries our marker; one killed before it was marked (or
-    anything else) is left where it is: it is never used, and never deleted unproven."""
-    try:
-        remove_tree(entry, kind=("layer", "build"), roots=[root])
-    except OperationFailed:
-        log.debug("leaving %s: not marked as envlayers' own", entry)
+def _fresh_venv(tmp: Path, base: InterpreterInfo, root: Path, *, again: bool = False) -> None:
+    """The empty layer venv a build installs into (`again`: thrown away and made anew)."""
+    if again:
+        remove_tree(tmp, kind="layer", roots=[root])
+    make_dir(tmp, "layer")
+    _venv.create_venv(tmp, base.base_executable, base=base)
 
 
 def _folder_id(path: Path) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from envlayers.core import venv as _venv
 from envlayers.core.active import active_path
+from envlayers.core.assemble import DAMAGED
 from envlayers.core.base import SYNC_STAMP
 from envlayers.core.compose import COMPOSITION_RECORD, overlay_files
 from envlayers.core.errors import InvalidInput
@@ -97,6 +98,7 @@ def watch_paths(project: Project, prefix: Path, report: Report) -> tuple[str, ..
     for layer in report.layers:
         folder = Path(str(layer.get("path")))
         paths += [folder, folder / LAYER_META, _venv.venv_scripts(folder)]
+        paths += _top_level(folder, report.python_version)
     if report.name is not None:
         composed = Path(report.virtual_env)
         paths += [composed / COMPOSITION_RECORD, _venv.venv_python(composed)]
@@ -106,10 +108,25 @@ def watch_paths(project: Project, prefix: Path, report: Report) -> tuple[str, ..
     return tuple(str(p) for p in paths)
 
 
+def _top_level(layer: Path, python_version: str) -> list[Path]:
+    """The folders directly in a layer's site-packages (packages, dist-infos): deleting a file
+    in one changes its mtime, so the fast path notices a layer that lost a module."""
+    version = tuple(int(x) for x in python_version.split(".")[:2])
+    site = _venv.site_packages(layer, (version[0], version[1]))
+    try:
+        with os.scandir(site) as entries:
+            return sorted(site / e.name for e in entries if e.is_dir() and e.name != "__pycache__")
+    except OSError:
+        return []
+
+
 def remember(command: str, plan: Plan, report: Report, before: list[object]) -> None:
-    """Store the report for the CLI's no-op fast path (see `fastpath`)."""
+    """Store the report for the CLI's no-op fast path (see `fastpath`); never one that says a
+    composition is missing or damaged (the next run must repair it, not repeat it)."""
     inputs = plan.input_paths
     if inputs is None or plan.refresh:
+        return
+    if any(DAMAGED in w for w in report.warnings):
         return
     project = plan.base.project
     outputs = list(watch_paths(project, plan.base.prefix, report))

@@ -13,7 +13,8 @@ from envlayers.core.compose import base_site_dirs
 from envlayers.core.installer import IndexSettings, Installer, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory
-from envlayers.core.layers import Layer, LayerCache, LayerInputs
+from envlayers.core.layerdeps import base_pins
+from envlayers.core.layers import Layer, LayerCache, LayerInputs, layer_key
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import LayerSpec, Plan
 from envlayers.core.proc import CancelToken
@@ -52,8 +53,10 @@ def ensure_stack(
     *,
     on_line: Callable[[str], None] | None,
     cancel: CancelToken | None,
+    lease: Callable[[str], None] = lambda key: None,
 ) -> Stack:
-    """Build or reuse each layer, bottom first, in the layout's layer cache."""
+    """Build or reuse each layer, bottom first, in the layout's layer cache. `lease(key)` is
+    called before a layer is looked up: what it holds keeps prune and remove off the layer."""
     if not plan.layers:
         return Stack((), ())
     layout.ensure()
@@ -72,6 +75,7 @@ def ensure_stack(
             continue
         installer = installer or get_installer(plan.installer)
         build = _builder(plan, base, cache, todo, identity, installer, base_dirs, on_line, cancel)
+        lease(layer_key(build.args[0]))
         layer = build(refresh=plan.refresh)
         # A layer we have just built is whole; one found in the cache is checked.
         damage = cache.verify(layer) if layer.reused else None
@@ -92,15 +96,17 @@ def _builder(
     base_dirs: list[str],
     on_line: Callable[[str], None] | None,
     cancel: CancelToken | None,
-) -> Callable[..., Layer]:
+) -> partial[Layer]:
     reqs = sorted({installable(r) for r in todo if not r.editable})
     edits = sorted({r.editable for r in todo if r.editable})
+    pins = {} if edits else base_pins(base_dirs, reqs)  # an editable's name is not known here
     inputs = LayerInputs(
         requirements=tuple(reqs),
         editables=tuple(edits),
         files=tuple(fingerprints(todo)),
         interpreter=(base.base_executable, base.version, base.implementation, identity),
         index=plan.index.fingerprint(),
+        base_versions=tuple(pins.items()),
     )
     return partial(
         cache.ensure,
@@ -110,7 +116,7 @@ def _builder(
         index=plan.index,
         requirements=reqs,
         editables=edits,
-        preferences=Inventory.scan(base_dirs).versions(),
+        preferences=pins,
         on_line=on_line,
         cancel=cancel,
     )

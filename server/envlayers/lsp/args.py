@@ -23,7 +23,7 @@ ONLY: dict[str, frozenset[str]] = {
     "envlayers.report": frozenset({"workspace"}),
     "envlayers.listLayers": frozenset({"workspace"}),
     "envlayers.pruneLayers": frozenset({"workspace", "olderThanDays", "all"}),
-    "envlayers.removeLayer": frozenset({"workspace", "key"}),
+    "envlayers.removeLayer": frozenset({"workspace", "key", "force"}),
     "envlayers.listCompositions": frozenset({"workspace"}),
     "envlayers.listProfiles": frozenset({"workspace"}),
 }

@@ -352,8 +352,9 @@ async def cmd_remove_layer(ls: EnvlayersServer, *args: Any) -> object:
     key = _args.opt_str(arg, "key")
     if key is None:
         raise InvalidInput("envlayers.removeLayer needs the option 'key'")
+    force = _args.opt_bool(arg, "force")
     engine = ls.engine
-    return await ls.jobs.in_work(lambda: engine.remove_layer(key))
+    return await ls.jobs.in_work(lambda: engine.remove_layer(key, force=force))
 
 
 async def cmd_list_compositions(ls: EnvlayersServer, *args: Any) -> object:
