@@ -28,17 +28,17 @@ from envlayers.core.basetx import (
 from envlayers.core.compose import base_site_dirs
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import atomic_write_json, read_json, remove_tree, swap_in
-from envlayers.core.installer import IndexSettings, Installer, find_uv, get_installer
+from envlayers.core.installer import Installer, find_uv, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
-from envlayers.core.lockcheck import lock_problem, settle_lock
+from envlayers.core.lockcheck import settle_lock, stale_reason
 from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import BasePlan
 from envlayers.core.proc import CancelToken, run
 from envlayers.core.project import Project
 from envlayers.core.report import SyncInfo
-from envlayers.core.requests import abs_link, installable, request_from_item, strs
+from envlayers.core.requests import installable, request_from_item, strs
 from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
 
 __all__ = [
@@ -335,7 +335,7 @@ def sync_info(project: Project, prefix: Path, layout: CacheLayout) -> SyncInfo:
         return SyncInfo("out-of-sync")
     base = _interp.probe(python, cache_dir=layout.root)
     if digest != stamp.get("inputs"):
-        return SyncInfo("out-of-sync", warnings=_stale_reason(project, selection, base))
+        return SyncInfo("out-of-sync", warnings=stale_reason(project, selection, base.marker_env))
     problem = stamp.get("lockProblem")
     if isinstance(problem, str):
         return SyncInfo("out-of-sync", extraneous=extra, warnings=(_frozen_warning(problem),))
@@ -349,27 +349,6 @@ def sync_info(project: Project, prefix: Path, layout: CacheLayout) -> SyncInfo:
         return SyncInfo("out-of-sync")
     ok = check(requests, Inventory.scan(sites), base.marker_env).ok
     return SyncInfo("in-sync" if ok else "out-of-sync", extraneous=extra)
-
-
-def _stale_reason(
-    project: Project, selection: Mapping[str, object], base: InterpreterInfo
-) -> tuple[str, ...]:
-    """Why the base is out of sync when its inputs changed: the lock's reason when it no
-    longer matches pyproject.toml (checked against the project's own index settings)."""
-    s = project.settings
-    index = IndexSettings(
-        index_url=s.index_url,
-        extra_index_urls=tuple(s.extra_index_urls),
-        find_links=tuple(abs_link(project.root, f) for f in s.find_links),
-        no_index=s.no_index,
-    )
-    try:
-        problem = lock_problem(project, selection, index, base.marker_env)
-    except EnvlayersError as exc:
-        problem = exc.message
-    if problem is not None:
-        return (f"{problem}; `envlayers sync` re-locks it (uv.lock) or refuses it",)
-    return ("pyproject.toml, the lock file or the interpreter changed since the last sync",)
 
 
 def base_requests(

@@ -19,13 +19,21 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from envlayers.core.errors import InstallFailed, InvalidInput
+from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput
 from envlayers.core.installer import IndexSettings, find_uv
 from envlayers.core.lockfiles import load_pylock
 from envlayers.core.proc import CancelToken, child_env, run
 from envlayers.core.project import Project, ReqItem
+from envlayers.core.requests import abs_link
 
-__all__ = ["lock_problem", "pylock_problem", "relock_uv", "settle_lock", "uv_lock_problem"]
+__all__ = [
+    "lock_problem",
+    "pylock_problem",
+    "relock_uv",
+    "settle_lock",
+    "stale_reason",
+    "uv_lock_problem",
+]
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +175,27 @@ def lock_problem(
     if uv is None:
         return None
     return uv_lock_problem(uv, project.root, index)
+
+
+def stale_reason(
+    project: Project, selection: Mapping[str, object], marker_env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Why a base is out of sync when its inputs changed: the lock's reason when it no longer
+    matches pyproject.toml (checked with the project's own index settings), else a summary."""
+    s = project.settings
+    index = IndexSettings(
+        index_url=s.index_url,
+        extra_index_urls=tuple(s.extra_index_urls),
+        find_links=tuple(abs_link(project.root, f) for f in s.find_links),
+        no_index=s.no_index,
+    )
+    try:
+        problem = lock_problem(project, selection, index, marker_env)
+    except EnvlayersError as exc:
+        problem = exc.message
+    if problem is not None:
+        return (f"{problem}; `envlayers sync` re-locks it (uv.lock) or refuses it",)
+    return ("pyproject.toml, the lock file or the interpreter changed since the last sync",)
 
 
 def _selected(project: Project, selection: Mapping[str, object]) -> tuple[ReqItem, ...]:
