@@ -737,8 +737,15 @@ def test_read_requirements_file(tmp_path: Path) -> None:
         ("--pre\n", InvalidInput, "unsupported option", 1),
         ("alpha==1 --hash=sha256:abc\n", InvalidInput, "per-requirement options", 1),
         ("-e git+https://x.invalid/r.git#egg=r\n", InvalidInput, "only local paths", 1),
-        ("\n\nalpha !!\n", InvalidRequirement, "alpha !!", 3),
-        ("./some/path\n", InvalidRequirement, "./some/path", 1),
+        # The file may be a netrc or a key: a line that is not a requirement is not echoed.
+        ("\n\nalpha !!\n", InvalidInput, "^(?!.*alpha !!).*not a requirement", 3),
+        ("./some/path\n", InvalidInput, "^(?!.*some/path).*not a requirement", 1),
+        (
+            "machine h login a password sEcReT\n",
+            InvalidInput,
+            "^(?!.*sEcReT).*not a requirement",
+            1,
+        ),
         ("ok\n-r missing.txt\n", InvalidInput, "not found", 2),
     ],
 )

@@ -7,9 +7,6 @@ Each stage is its own module and knows nothing of the others; only this one sees
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,9 +83,6 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> Report:
-        if options.has_layers and "virtualenv" not in sys.modules:
-            # A layer or composed env may need creating: import virtualenv (~0.3 s) meanwhile.
-            threading.Thread(target=_preload_virtualenv, daemon=True).start()
         root = resolve_workspace(workspace)
         plan = make_plan(options, self.project(root))  # validate input before any work
         layout = self.layout
@@ -215,8 +209,3 @@ class Engine:
         cacheadmin.composition_path(root, name)  # a bad name is refused before the lock
         with workspace_lock(root):
             return cacheadmin.remove_composition(root, name)
-
-
-def _preload_virtualenv() -> None:
-    with contextlib.suppress(Exception):
-        import virtualenv  # noqa: F401
