@@ -40,6 +40,7 @@ class Options:
     all_extras: bool = False
     exact: bool | None = None
     frozen: bool = False
+    locked: bool = False
     installer: str | None = None
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()

@@ -113,7 +113,8 @@ OPTION_FLAGS: tuple[Flag, ...] = (
     Flag("--extra", "extras", "extras", "strs", help="sync this optional extra"),
     Flag("--all-extras", "allExtras", "all_extras", "bool", help="sync every optional extra"),
     Flag("--exact", "exact", "exact", "bool?", help="remove packages nothing asks for"),
-    Flag("--frozen", "frozen", "frozen", "bool", help="install from pylock.toml as it is"),
+    Flag("--frozen", "frozen", "frozen", "bool", help="install the lock file as it is, even when stale"),
+    Flag("--locked", "locked", "locked", "bool", help="fail when the lock file does not match pyproject.toml"),
     Flag(
         "--installer",
         "installer",

@@ -204,7 +204,12 @@ _DATACLASSES: dict[str, _Wire] = {
         },
         doc="The report (SPEC 'The report'): `Report.to_json`.",
     ),
-    "SyncInfo": _Wire(SyncInfo, types={"state": _STATE}, doc="The report's `sync`."),
+    "SyncInfo": _Wire(
+        SyncInfo,
+        only=("state", "installed", "removed", "extraneous"),
+        types={"state": _STATE},
+        doc="The report's `sync`.",
+    ),
     "Layer": _Wire(
         Layer,
         only=("key", "path", "requirements", "packages", "reused"),

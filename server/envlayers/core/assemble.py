@@ -65,6 +65,7 @@ def assemble_report(
         entry["reused"] = True if reused is None else reused.get(la.key, True)
         layer_json.append(entry)
     if sync.state != "in-sync":
+        warnings.extend(sync.warnings)
         warnings.append(f"the workspace environment is {sync.state}; run `envlayers sync`")
     return Report(
         workspace=str(root),

@@ -11,12 +11,20 @@ import logging
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
+from envlayers.core.basetx import (
+    check_requires_python,
+    relocate_venv,
+    remove_leftovers,
+    rollback_on_failure,
+    temporary_sibling,
+)
 from envlayers.core.compose import base_site_dirs
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import (
@@ -30,6 +38,7 @@ from envlayers.core.fsutil import (
 from envlayers.core.installer import Installer, find_uv, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
+from envlayers.core.lockcheck import settle_lock, stale_reason
 from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
 from envlayers.core.owned import check_removable, mark
 from envlayers.core.paths import CacheLayout
@@ -40,43 +49,20 @@ from envlayers.core.report import SyncInfo
 from envlayers.core.requests import installable, request_from_item, strs
 from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
 
-__all__ = ["SYNC_STAMP", "base_requests", "ensure_base", "probe_base", "sync_base", "sync_info"]
+__all__ = [
+    "SYNC_STAMP",
+    "base_requests",
+    "probe_base",
+    "recreate_base",
+    "sync_base",
+    "sync_info",
+]
 
 log = logging.getLogger(__name__)
 
 LineSink = Callable[[str], None]
 SYNC_STAMP = ".envlayers-sync.json"
 _KEEP = ("pip", "setuptools", "wheel", "uv")
-
-
-def ensure_base(plan: BasePlan, layout: CacheLayout) -> Path:
-    """The base venv's python, creating or recreating the venv when it does not match."""
-    project, prefix = plan.project, plan.prefix
-    python = _venv.venv_python(prefix)
-    if python.exists() and _interp.venv_python_matches(
-        prefix, plan.python_request, project.requires_python
-    ):
-        return python
-    exe = _interp.find_interpreter(
-        plan.python_request, requires_python=project.requires_python, cache_dir=layout.root
-    )
-    # We hold the workspace lock: any temporary sibling is a dead sync's leftover.
-    roots = [plan.anchor]
-    check_removable(prefix, "base", roots=roots)  # refuse before anything is created
-    for pattern in (f".{prefix.name}.tmp-*", f".{prefix.name}.old-*", f".old-{prefix.name}-*"):
-        for stale in prefix.parent.glob(pattern):
-            with contextlib.suppress(OperationFailed):  # not ours: leave it
-                remove_tree(stale, kind="base", roots=roots)
-    tmp = prefix.with_name(f".{prefix.name}.tmp-{uuid.uuid4().hex[:8]}")
-    log.info("creating the workspace environment %s with %s", prefix, exe)
-    try:
-        make_dir(tmp, "base")
-        _venv.create_venv(tmp, exe, base=_interp.probe(exe, cache_dir=layout.root))
-        swap_in(tmp, prefix, kind="base", roots=roots)
-    except BaseException:
-        discard(tmp, kind="base", roots=roots)
-        raise
-    return _venv.venv_python(prefix)
 
 
 def sync_base(
@@ -86,51 +72,177 @@ def sync_base(
     on_line: LineSink | None,
     cancel: CancelToken | None,
 ) -> SyncInfo:
-    """Bring the base to the plan: a no-op when the stamp still vouches for it."""
-    project, selection = plan.project, plan.selection
-    python = ensure_base(plan, layout)
-    stamp_path = plan.prefix / SYNC_STAMP
-    digest = inputs_digest(project, selection, python)
-    base = _interp.probe(python, cache_dir=layout.root)
-    sites = base_site_dirs(base)
-    stamp = read_json(stamp_path)
-    if (
-        stamp is not None
-        and stamp.get("inputs") == digest
-        and stamp.get("siteSignature") == site_signature(sites)
+    """Bring the base to the plan: a no-op when the stamp still vouches for it.
+
+    A transaction: the interpreter, `requires-python`, the lock and the requests are checked
+    before the first write; a base that must be recreated is built aside and swapped in only
+    once its install succeeded; a failed install into the existing base is undone.
+    """
+    project, selection, prefix = plan.project, plan.selection, plan.prefix
+    python = _venv.venv_python(prefix)
+    exe: str | None = None
+    if python.exists() and _interp.venv_python_matches(
+        prefix, plan.python_request, project.requires_python
     ):
-        # The no-op path: a file compare and a folder listing, no installer, no process.
-        return SyncInfo("in-sync", extraneous=tuple(strs(stamp.get("extraneous"))))
-    requests, locked = base_requests(project, selection, base)
-    before = _drop_broken(Inventory.scan(sites), sites, plan.prefix)
-    installer = _Installers(plan)
-    if not check(requests, before, base.marker_env).ok:
-        log.info("syncing %s with %s", plan.prefix, installer.get().name)
-        _install(plan, installer.get(), python, requests, locked, on_line, cancel)
-    after = Inventory.scan(sites)
-    verify = check(requests, after, base.marker_env)
-    if not verify.ok:
-        first = verify.unsatisfied[0]
-        raise OperationFailed(
-            f"the workspace environment still does not satisfy {first.request}: {first.message or first.reason}"
+        target = _interp.probe(python, cache_dir=layout.root)
+        noop = _noop(plan, python, target)
+        if noop is not None:
+            return noop  # a file compare and a folder listing: no installer, no process
+    else:
+        exe = _interp.find_interpreter(
+            plan.python_request, requires_python=project.requires_python, cache_dir=layout.root
         )
-    keep = (*_KEEP, *([project.name] if project.name else []))
-    extra = extraneous(after, verify.visited, keep=keep)
-    removed: list[str] = []
-    if bool(selection.get("exact")) and extra:
-        installer.get().uninstall(str(python), extra, on_line=on_line, cancel=cancel)
-        removed = [f"{n}=={before.versions().get(n, after.versions().get(n, '?'))}" for n in extra]
-        after = Inventory.scan(sites)
-        extra = []
+        target = _interp.probe(exe, cache_dir=layout.root)
+    # Everything that can be checked is checked before anything is written.
+    check_requires_python(project, target, plan.python_request)
+    problem = settle_lock(
+        project,
+        selection,
+        plan.index,
+        target.marker_env,
+        locked=plan.locked,
+        on_line=on_line,
+        cancel=cancel,
+    )
+    requests, pinned = base_requests(project, selection, target)
+    if exe is None:
+        # A failed install (or a cancel) puts the base back exactly as it was.
+        work = _Work(plan, python, base_site_dirs(target), target.marker_env, on_line, cancel)
+        info = _apply(
+            work, requests, pinned, guard=lambda: rollback_on_failure(prefix, plan.anchor)
+        )
+    else:
+        info = recreate_base(plan, exe, target, requests, pinned, on_line=on_line, cancel=cancel)
+    sites = base_site_dirs(_interp.probe(python, cache_dir=layout.root))
+    digest = inputs_digest(project, selection, python)
+    _write_stamp(prefix / SYNC_STAMP, digest, sites, selection, list(info.extraneous), problem)
+    if problem is None:
+        return info
+    return replace(info, state="out-of-sync", warnings=(_frozen_warning(problem),))
+
+
+def _frozen_warning(problem: str) -> str:
+    return f"{problem}; installed as it is (--frozen): run `envlayers sync` to re-lock"
+
+
+def _noop(plan: BasePlan, python: Path, base: InterpreterInfo) -> SyncInfo | None:
+    """The stamp's verdict when nothing changed since the last sync, else None."""
+    stamp = read_json(plan.prefix / SYNC_STAMP)
+    if (
+        stamp is None
+        or stamp.get("inputs") != inputs_digest(plan.project, plan.selection, python)
+        or stamp.get("siteSignature") != site_signature(base_site_dirs(base))
+    ):
+        return None
+    extra = tuple(strs(stamp.get("extraneous")))
+    problem = stamp.get("lockProblem")
+    if isinstance(problem, str):  # a stale lock installed with --frozen stays out of sync
+        return SyncInfo("out-of-sync", extraneous=extra, warnings=(_frozen_warning(problem),))
+    return SyncInfo("in-sync", extraneous=extra)
+
+
+def recreate_base(
+    plan: BasePlan,
+    exe: str,
+    target: InterpreterInfo,
+    requests: list[Request],
+    pinned: bool,
+    *,
+    on_line: LineSink | None,
+    cancel: CancelToken | None,
+) -> SyncInfo:
+    """A new base for `exe`: built and installed aside, then swapped in whole. Until the swap
+    the old base (if any) is untouched; when the install fails it is all that remains."""
+    prefix, roots = plan.prefix, [plan.anchor]
+    check_removable(prefix, "base", roots=roots)  # refuse before anything is created
+    remove_leftovers(prefix)
+    built = temporary_sibling(prefix, "tmp")
+    log.info("creating the workspace environment %s with %s", prefix, exe)
+    try:
+        make_dir(built, "base")
+        _venv.create_venv(built, exe, base=target)
+        sites = [str(_venv.site_packages(built, target.version_info))]
+        work = _Work(plan, _venv.venv_python(built), sites, target.marker_env, on_line, cancel)
+        info = _apply(work, requests, pinned, guard=contextlib.nullcontext)
+        relocate_venv(built, prefix)
+        swap_in(built, prefix, kind="base", roots=roots)
+    except BaseException:
+        discard(built, kind="base", roots=roots)
+        raise
+    return info
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Where one install goes: the venv's python, its site dirs and markers, the sinks."""
+
+    plan: BasePlan
+    python: Path
+    sites: list[str]
+    marker_env: Mapping[str, str]
+    on_line: LineSink | None
+    cancel: CancelToken | None
+
+
+def _apply(
+    work: _Work,
+    requests: list[Request],
+    pinned: bool,
+    *,
+    guard: Callable[[], AbstractContextManager[object]],
+) -> SyncInfo:
+    """Install what `requests` miss into the venv (and remove what nothing asks for, with
+    `exact`), inside `guard` when anything is written; raises when the result still does not
+    satisfy them."""
+    plan, sites, env = work.plan, work.sites, work.marker_env
+    before = Inventory.scan(sites)
+    keep = (*_KEEP, *([plan.project.name] if plan.project.name else []))
+    exact = bool(plan.selection.get("exact"))
+    first = check(requests, before, env)
+    extra = extraneous(before, first.visited, keep=keep)
+    if first.ok and not before.broken and not (exact and extra):
+        return SyncInfo("in-sync", extraneous=tuple(extra))  # nothing to write
+    with guard():
+        before = _drop_broken(before, sites)
+        after, removed = _install_and_prune(work, requests, pinned, before, keep)
     old, new = before.versions(), after.versions()
     installed = [f"{n}=={v}" for n, v in sorted(new.items()) if old.get(n) != v]
     if not removed:
         removed = [f"{n}=={v}" for n, v in sorted(old.items()) if n not in new]
-    _write_stamp(stamp_path, digest, sites, selection, extra)
+    verify = check(requests, after, env)
+    extra = [] if exact else extraneous(after, verify.visited, keep=keep)
     return SyncInfo("in-sync", tuple(installed), tuple(removed), tuple(extra))
 
 
-def _drop_broken(inventory: Inventory, sites: list[str], prefix: Path) -> Inventory:
+def _install_and_prune(
+    work: _Work,
+    requests: list[Request],
+    pinned: bool,
+    before: Inventory,
+    keep: tuple[str, ...],
+) -> tuple[Inventory, list[str]]:
+    plan, python, sites = work.plan, work.python, work.sites
+    installer = _Installers(plan)
+    if not check(requests, before, work.marker_env).ok:
+        log.info("syncing %s with %s", plan.prefix, installer.get().name)
+        _install(plan, installer.get(), python, requests, pinned, work.on_line, work.cancel)
+    after = Inventory.scan(sites)
+    verify = check(requests, after, work.marker_env)
+    if not verify.ok:
+        first = verify.unsatisfied[0]
+        raise OperationFailed(
+            f"the workspace environment still does not satisfy {first.request}: "
+            f"{first.message or first.reason}"
+        )
+    extra = extraneous(after, verify.visited, keep=keep)
+    if not (plan.selection.get("exact") and extra):
+        return after, []
+    installer.get().uninstall(str(python), extra, on_line=work.on_line, cancel=work.cancel)
+    removed = [f"{n}=={before.versions().get(n, after.versions().get(n, '?'))}" for n in extra]
+    return Inventory.scan(sites), removed
+
+
+def _drop_broken(inventory: Inventory, sites: list[str]) -> Inventory:
     """Remove the half-installed dist-infos of the base (an install cut short) so the
     installer, which would trip over them, installs those distributions again."""
     if not inventory.broken:
@@ -146,7 +258,7 @@ def _drop_broken(inventory: Inventory, sites: list[str], prefix: Path) -> Invent
             dist.version,
             path.name,
         )
-        remove_tree(path, kind="dist-info", roots=[prefix])
+        remove_tree(path, kind="dist-info", roots=[path.parent])  # checked above
     return Inventory.scan(sites)
 
 
@@ -185,7 +297,12 @@ def _install(
 
 
 def _write_stamp(
-    path: Path, digest: str, sites: list[str], selection: Mapping[str, object], extra: list[str]
+    path: Path,
+    digest: str,
+    sites: list[str],
+    selection: Mapping[str, object],
+    extra: list[str],
+    lock_problem: str | None,
 ) -> None:
     atomic_write_json(
         path,
@@ -195,6 +312,7 @@ def _write_stamp(
             "siteSignature": site_signature(sites),
             "selection": dict(selection),
             "extraneous": extra,
+            "lockProblem": lock_problem,  # a stale lock installed as it is (--frozen)
             "synced": time.time(),
         },
     )
@@ -227,9 +345,12 @@ def sync_info(project: Project, prefix: Path, layout: CacheLayout) -> SyncInfo:
         digest = inputs_digest(project, selection, python)
     except OSError:
         return SyncInfo("out-of-sync")
-    if digest != stamp.get("inputs"):
-        return SyncInfo("out-of-sync")
     base = _interp.probe(python, cache_dir=layout.root)
+    if digest != stamp.get("inputs"):
+        return SyncInfo("out-of-sync", warnings=stale_reason(project, selection, base.marker_env))
+    problem = stamp.get("lockProblem")
+    if isinstance(problem, str):
+        return SyncInfo("out-of-sync", extraneous=extra, warnings=(_frozen_warning(problem),))
     sites = base_site_dirs(base)
     if stamp.get("siteSignature") == site_signature(sites):
         return SyncInfo("in-sync", extraneous=extra)
@@ -251,14 +372,17 @@ def base_requests(
     if lock is None and project.uv_lock is not None:
         exported = _export_uv_lock(project, selection)
         lock = exported
+    where = str(project.uv_lock if exported is not None else lock)
     try:
         if lock is not None:
-            pins = pylock_requirements(
-                lock,
-                base.marker_env,
-                extras=strs(selection.get("extras")) if exported is None else (),
-            )
-            where = str(project.uv_lock if exported is not None else lock)
+            try:
+                pins = pylock_requirements(
+                    lock,
+                    base.marker_env,
+                    extras=strs(selection.get("extras")) if exported is None else (),
+                )
+            except InvalidInput as exc:  # name the user's file, not our temporary export
+                raise InvalidInput(exc.detail, file=where) from exc
             requests = [parse_request(p, file=where) for p in pins]
         else:
             requests = _project_requests(project, selection)

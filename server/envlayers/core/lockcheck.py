@@ -19,12 +19,21 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from envlayers.core.errors import InstallFailed
-from envlayers.core.installer import IndexSettings
+from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput
+from envlayers.core.installer import IndexSettings, find_uv
 from envlayers.core.lockfiles import load_pylock
 from envlayers.core.proc import CancelToken, child_env, run
+from envlayers.core.project import Project, ReqItem
+from envlayers.core.requests import abs_link
 
-__all__ = ["pylock_problem", "relock_uv", "uv_lock_problem"]
+__all__ = [
+    "lock_problem",
+    "pylock_problem",
+    "relock_uv",
+    "settle_lock",
+    "stale_reason",
+    "uv_lock_problem",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +110,103 @@ def pylock_problem(
                 f"asks for {req}"
             )
     return None
+
+
+def settle_lock(
+    project: Project,
+    selection: Mapping[str, object],
+    index: IndexSettings,
+    marker_env: Mapping[str, str],
+    *,
+    locked: bool = False,
+    on_line: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> str | None:
+    """Make the project's lock fit `pyproject.toml` before anything is installed, as `uv sync`.
+
+    Returns None when the lock (if any) is current, or was re-locked with uv; returns the
+    reason when a stale lock is installed as it is (`frozen`). Raises `InvalidInput` when the
+    lock is stale and `locked` is set, or when a stale `pylock.toml` (which only its own tool
+    can regenerate) would be installed without `frozen`; `InstallFailed` when `uv lock` fails.
+    """
+    frozen = bool(selection.get("frozen"))
+    if frozen and locked:
+        raise InvalidInput("--locked and --frozen cannot be used together")
+    if project.pylock is not None:
+        wanted = [item.text for item in _selected(project, selection)]
+        problem = pylock_problem(project.pylock, wanted, marker_env)
+        if problem is None or frozen:
+            return problem
+        how = "--locked was given" if locked else "envlayers cannot re-lock a pylock.toml"
+        raise InvalidInput(
+            f"{problem}: the lock is out of date ({how}); regenerate it (for example "
+            "`uv export --format pylock.toml -o pylock.toml` or `pip lock -o pylock.toml .`), "
+            "or pass --frozen to install it as it is",
+            file=str(project.pylock),
+        )
+    uv = find_uv() if project.uv_lock is not None else None
+    if uv is None or project.uv_lock is None:
+        return None  # no lock, or uv.lock without uv: synced from pyproject.toml
+    problem = uv_lock_problem(uv, project.root, index, cancel=cancel)
+    if problem is None or frozen:
+        return problem
+    if locked:
+        raise InvalidInput(
+            f"{problem}, but --locked was given; run `uv lock` (or `envlayers sync` "
+            "without --locked) to update it, or pass --frozen to install it as it is",
+            file=str(project.uv_lock),
+        )
+    log.warning("%s; re-locking with uv", problem)
+    relock_uv(uv, project.root, index, on_line=on_line, cancel=cancel)
+    return None
+
+
+def lock_problem(
+    project: Project,
+    selection: Mapping[str, object],
+    index: IndexSettings,
+    marker_env: Mapping[str, str],
+) -> str | None:
+    """Why the project's lock does not fit `pyproject.toml` (None: current, or no lock)."""
+    if project.pylock is not None:
+        wanted = [item.text for item in _selected(project, selection)]
+        return pylock_problem(project.pylock, wanted, marker_env)
+    uv = find_uv() if project.uv_lock is not None else None
+    if uv is None:
+        return None
+    return uv_lock_problem(uv, project.root, index)
+
+
+def stale_reason(
+    project: Project, selection: Mapping[str, object], marker_env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Why a base is out of sync when its inputs changed: the lock's reason when it no longer
+    matches pyproject.toml (checked with the project's own index settings), else a summary."""
+    s = project.settings
+    index = IndexSettings(
+        index_url=s.index_url,
+        extra_index_urls=tuple(s.extra_index_urls),
+        find_links=tuple(abs_link(project.root, f) for f in s.find_links),
+        no_index=s.no_index,
+    )
+    try:
+        problem = lock_problem(project, selection, index, marker_env)
+    except EnvlayersError as exc:
+        problem = exc.message
+    if problem is not None:
+        return (f"{problem}; `envlayers sync` re-locks it (uv.lock) or refuses it",)
+    return ("pyproject.toml, the lock file or the interpreter changed since the last sync",)
+
+
+def _selected(project: Project, selection: Mapping[str, object]) -> tuple[ReqItem, ...]:
+    return project.select(
+        groups=_strs(selection.get("groups")),
+        no_dev=bool(selection.get("noDev")),
+        all_groups=bool(selection.get("allGroups")),
+        extras=_strs(selection.get("extras")),
+        all_extras=bool(selection.get("allExtras")),
+    )
+
+
+def _strs(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list | tuple) else []

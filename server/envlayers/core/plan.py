@@ -43,6 +43,7 @@ class BasePlan:
     selection: Mapping[str, object]  # groups / extras / exact / frozen, as stored in the stamp
     index: IndexSettings
     installer: str  # auto | uv | pip
+    locked: bool = False  # fail when the lock is stale (not part of the stamp: it installs nothing)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         selection=selection,
         index=index,
         installer=options.installer or s.installer,
+        locked=options.locked,
     )
 
 

@@ -21,6 +21,8 @@ class SyncInfo:
     installed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     extraneous: tuple[str, ...] = ()
+    # Why the state is not in-sync (a stale lock); the report's `warnings` carry them.
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {

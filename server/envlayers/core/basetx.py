@@ -1,0 +1,141 @@
+"""The base's sync as a transaction: what is checked before the first write, how a failed
+install into an existing base is undone, and how a base built aside is made to work in place.
+
+- `check_requires_python`: the chosen interpreter against `requires-python`, before anything
+  is written (uv's order); the refusal names the interpreter, its version and the file:line.
+- `rollback_on_failure(prefix)`: a hard-link copy of the venv is kept while an installer
+  changes it; when the install fails (or is cancelled) the copy is put back, so the base is
+  exactly what it was. Small files an installer may rewrite in place (scripts, `.pth` files,
+  the venv's own files) are copied, not linked.
+- `relocate_venv(built, prefix)`: a venv built at a temporary path names that path in its
+  console scripts' shebangs and in `pyvenv.cfg`; point them at `prefix` before the swap.
+- `remove_leftovers(prefix)`: the temporary siblings a killed sync left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from envlayers.core import venv as _venv
+from envlayers.core.errors import InvalidInput, OperationFailed
+from envlayers.core.fsutil import discard, remove_tree, swap_in
+from envlayers.core.interpreter import InterpreterInfo
+from envlayers.core.owned import check_removable
+from envlayers.core.project import Project
+from envlayers.core.pyrequest import accepts
+from envlayers.core.scripts import relocate_scripts
+from envlayers.core.toml_locate import TomlLocations
+
+__all__ = [
+    "check_requires_python",
+    "relocate_venv",
+    "remove_leftovers",
+    "rollback_on_failure",
+    "temporary_sibling",
+]
+
+log = logging.getLogger(__name__)
+
+
+def check_requires_python(project: Project, target: InterpreterInfo, request: str | None) -> None:
+    """Refuse (exit 2, nothing written) an interpreter that `requires-python` excludes."""
+    spec = project.requires_python
+    if not spec or accepts(target.version_info, spec):
+        return
+    span = TomlLocations(project.text, str(project.pyproject)).find(("project", "requires-python"))
+    asked = f"the requested interpreter {request!r}" if request else "the interpreter"
+    raise InvalidInput(
+        f"{asked} is Python {target.version} ({target.executable}), which the project's "
+        f"requires-python {spec!r} excludes; nothing was changed. Choose another one with "
+        "--python (or `python` in [tool.envlayers], or .python-version)",
+        file=str(project.pyproject),
+        line=span.line,
+        column=span.column,
+    )
+
+
+def temporary_sibling(prefix: Path, kind: str) -> Path:
+    return prefix.with_name(f".{prefix.name}.{kind}-{uuid.uuid4().hex[:8]}")
+
+
+def remove_leftovers(prefix: Path) -> None:
+    """Temporary siblings of `prefix` left by a sync that died (we hold the workspace lock)."""
+    patterns = (f".{prefix.name}.tmp-*", f".{prefix.name}.bak-*", f".{prefix.name}.old-*")
+    for pattern in (*patterns, f".old-{prefix.name}-*"):
+        for stale in prefix.parent.glob(pattern):
+            discard(stale, kind=("base", "build"), roots=[prefix.parent])  # ours only
+
+
+@contextlib.contextmanager
+def rollback_on_failure(prefix: Path, anchor: Path) -> Iterator[None]:
+    """Keep a copy of the venv at `prefix` while the body changes it; put it back on failure.
+
+    The copy is a venv too (its `pyvenv.cfg`, and our marker when the base is ours), so the
+    one rule (`owned.check_removable`, kind `base`) lets it be swapped back or removed."""
+    backup = temporary_sibling(prefix, "bak")
+    check_removable(prefix, "base", roots=[anchor])
+    try:
+        _clone(prefix, backup)
+    except OSError as exc:
+        discard(backup, kind="base", roots=[anchor])
+        raise OperationFailed(f"cannot keep a copy of {prefix} while it is synced: {exc}") from exc
+    try:
+        yield
+    except BaseException:
+        log.warning("the sync of %s failed; putting it back as it was", prefix)
+        swap_in(backup, prefix, kind="base", roots=[anchor])
+        raise
+    remove_tree(backup, kind="base", roots=[anchor])
+
+
+def _copied(rel: str, name: str) -> bool:
+    """Files an installer may rewrite in place: copy them, a link would share the change."""
+    top = rel.split(os.sep, 1)[0]
+    return rel == "." or top in ("bin", "Scripts") or name.endswith(".pth")
+
+
+def _clone(src: Path, dst: Path) -> None:
+    """A copy of the tree `src` at `dst`: files hard-linked (copied where `_copied`), symlinks
+    and every timestamp kept, so the copy is the same tree when it is put back."""
+    dirs: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        out = os.path.join(dst, rel) if rel != "." else str(dst)
+        os.mkdir(out)
+        dirs.append((dirpath, out))
+        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))] + filenames:
+            _clone_entry(os.path.join(dirpath, name), os.path.join(out, name), _copied(rel, name))
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+    for source, out in reversed(dirs):  # after their content: that changes a folder's times
+        shutil.copystat(source, out)
+
+
+def _clone_entry(source: str, dest: str, copy: bool) -> None:
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), dest)
+        st = os.lstat(source)
+        with contextlib.suppress(NotImplementedError, OSError):
+            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        return
+    if not copy:
+        try:
+            os.link(source, dest)
+            return
+        except OSError:
+            pass  # a file system without hard links: copy
+    shutil.copy2(source, dest)
+
+
+def relocate_venv(built: Path, prefix: Path) -> None:
+    """Point what the install wrote with `built`'s path (console scripts, pyvenv.cfg) at
+    `prefix`, where the venv is about to be swapped in."""
+    relocate_scripts(_venv.venv_scripts(built), old_prefix=built, new_prefix=prefix)
+    command = _venv.read_pyvenv_cfg(built).get("command")
+    if command and str(built) in command:
+        _venv.write_pyvenv_cfg(built, {"command": command.replace(str(built), str(prefix))})
