@@ -28,7 +28,7 @@ from envlayers.core.plan import BasePlan
 from envlayers.core.proc import CancelToken, run
 from envlayers.core.project import Project
 from envlayers.core.report import SyncInfo
-from envlayers.core.requests import installable, request_from_item, strs
+from envlayers.core.requests import editable_arg, installable, request_from_item, strs
 from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
 
 __all__ = ["SYNC_STAMP", "base_requests", "ensure_base", "probe_base", "sync_base", "sync_info"]
@@ -162,7 +162,7 @@ def _install(
     installer.install(
         str(python),
         [installable(r) for r in requests if not r.editable],
-        editables=[r.editable for r in requests if r.editable],
+        editables=[editable_arg(r) for r in requests if r.editable],
         no_deps=locked,
         index=plan.index,
         cwd=plan.project.root,

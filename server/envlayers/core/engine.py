@@ -162,13 +162,18 @@ class Engine:
         *,
         program: str | None = None,
         module: str | None = None,
+        cwd: Path | None = None,
     ) -> dict[str, object]:
         report = (
             self.compose(workspace, options)
             if options is not None and options.has_layers
             else self.report(workspace)
         )
-        return consumers.debug_configuration(report, program=program, module=module)
+        return consumers.debug_configuration(report, program=program, module=module, cwd=cwd)
+
+    def active_options(self, workspace: Path, options: Options) -> Options:
+        """`options`, or, when they ask for no layers, the active composition's stack."""
+        return consumers.stack_options(resolve_workspace(workspace), options)
 
     def install_kernel(
         self,

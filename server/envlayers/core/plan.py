@@ -18,6 +18,7 @@ from envlayers.core.project import Project
 from envlayers.core.redact import redact
 from envlayers.core.requests import (
     abs_link,
+    editable_arg,
     files_and_editables,
     fingerprints,
     installable,
@@ -149,7 +150,7 @@ def _adhoc_name(specs: Sequence[LayerSpec]) -> str:
             [
                 spec.label,
                 sorted(
-                    installable(r) if not r.editable else f"-e {r.editable}" for r in spec.requests
+                    installable(r) if not r.editable else f"-e {editable_arg(r)}" for r in spec.requests
                 ),
             ]
             for spec in specs

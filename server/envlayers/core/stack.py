@@ -17,7 +17,7 @@ from envlayers.core.layers import Layer, LayerCache, LayerInputs
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import LayerSpec, Plan
 from envlayers.core.proc import CancelToken
-from envlayers.core.requests import fingerprints, installable
+from envlayers.core.requests import editable_arg, fingerprints, installable
 from envlayers.core.satisfy import Request, check
 
 __all__ = ["Stack", "StackPlan", "ensure_stack", "stack_plan"]
@@ -94,7 +94,7 @@ def _builder(
     cancel: CancelToken | None,
 ) -> Callable[..., Layer]:
     reqs = sorted({installable(r) for r in todo if not r.editable})
-    edits = sorted({r.editable for r in todo if r.editable})
+    edits = sorted({editable_arg(r) for r in todo if r.editable})
     inputs = LayerInputs(
         requirements=tuple(reqs),
         editables=tuple(edits),
