@@ -37,6 +37,8 @@ class Options:
     all_groups: bool = False
     extras: tuple[str, ...] = ()
     all_extras: bool = False
+    packages: tuple[str, ...] = ()
+    all_packages: bool = False
     exact: bool | None = None
     frozen: bool = False
     installer: str | None = None

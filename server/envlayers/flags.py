@@ -112,6 +112,8 @@ OPTION_FLAGS: tuple[Flag, ...] = (
     Flag("--all-groups", "allGroups", "all_groups", "bool", help="sync every dependency group"),
     Flag("--extra", "extras", "extras", "strs", help="sync this optional extra"),
     Flag("--all-extras", "allExtras", "all_extras", "bool", help="sync every optional extra"),
+    Flag("--package", "packages", "packages", "strs", help="sync this uv workspace member (and what it needs)"),
+    Flag("--all-packages", "allPackages", "all_packages", "bool", help="sync every uv workspace member"),
     Flag("--exact", "exact", "exact", "bool?", help="remove packages nothing asks for"),
     Flag("--frozen", "frozen", "frozen", "bool", help="install from pylock.toml as it is"),
     Flag(

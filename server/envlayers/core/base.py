@@ -30,6 +30,12 @@ from envlayers.core.project import Project
 from envlayers.core.report import SyncInfo
 from envlayers.core.requests import editable_arg, installable, request_from_item, strs
 from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
+from envlayers.core.uvworkspace import (
+    workspace_digest,
+    workspace_editables,
+    workspace_export_args,
+    workspace_requests,
+)
 
 __all__ = ["SYNC_STAMP", "base_requests", "ensure_base", "probe_base", "sync_base", "sync_info"]
 
@@ -252,7 +258,9 @@ def base_requests(
     finally:
         if exported is not None:
             remove_tree(exported.parent)
-    if project.has_build_system and project.name:
+    if selection.get("packages") is not None:  # a uv workspace: its members, editable
+        requests += workspace_editables(project, selection)
+    elif project.has_build_system and project.name:
         requests.append(editable_request(project.root, project.name))
     return requests, lock is not None
 
@@ -260,6 +268,8 @@ def base_requests(
 def _project_requests(project: Project, selection: Mapping[str, object]) -> list[Request]:
     if selection.get("frozen"):
         raise InvalidInput(f"--frozen needs a pylock.toml or uv.lock beside {project.pyproject}")
+    if selection.get("packages") is not None:
+        return workspace_requests(project, selection)
     items = project.select(
         groups=strs(selection.get("groups")),
         no_dev=bool(selection.get("noDev")),
@@ -279,6 +289,8 @@ def inputs_digest(project: Project, selection: Mapping[str, object], python: Pat
         "selection": dict(selection),
         "interpreter": _interp.executable_identity(python) if python.exists() else None,
     }
+    if selection.get("packages") is not None:
+        parts["members"] = workspace_digest(project)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -293,6 +305,7 @@ def _export_uv_lock(project: Project, selection: Mapping[str, object]) -> Path |
     out_dir = Path(tempfile.mkdtemp(prefix="envlayers-uvlock-"))
     out = out_dir / "pylock.toml"
     cmd = [uv, "export", "--frozen", "--format", "pylock.toml", "--no-emit-project", "--quiet"]
+    cmd += workspace_export_args(selection)
     cmd += ["--output-file", str(out), "--project", str(project.root)]
     for group in strs(selection.get("groups")):
         cmd += ["--group", group]

@@ -27,7 +27,7 @@ from envlayers.core.plan import make_plan, venv_prefix
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import Project
 from envlayers.core.report import Report, SyncInfo
-from envlayers.core.resolve import resolve_workspace, workspace_lock
+from envlayers.core.resolve import resolve_member, resolve_workspace, workspace_lock
 from envlayers.core.stack import ensure_stack, stack_plan
 
 __all__ = ["Engine", "LineSink", "resolve_workspace"]
@@ -68,8 +68,9 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Report:
         root = resolve_workspace(workspace)
+        member = resolve_member(workspace, root)
         with workspace_lock(root):
-            plan = make_plan(options, self.project(root), layers=False)
+            plan = make_plan(options, self.project(root), layers=False, member=member)
             layout = self.layout
             before = stat_all(plan.input_paths or [])
             info = sync_base(plan.base, layout, on_line=on_line, cancel=cancel)
@@ -90,7 +91,8 @@ class Engine:
             # A layer or composed env may need creating: import virtualenv (~0.3 s) meanwhile.
             threading.Thread(target=_preload_virtualenv, daemon=True).start()
         root = resolve_workspace(workspace)
-        plan = make_plan(options, self.project(root))  # validate input before any work
+        member = resolve_member(workspace, root)
+        plan = make_plan(options, self.project(root), member=member)  # validate input first
         layout = self.layout
         with workspace_lock(root):
             before = stat_all(plan.input_paths or [])

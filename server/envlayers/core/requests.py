@@ -151,8 +151,7 @@ def files_and_editables(
                     line=span.line if span else None,
                 )
             )
-    for e in editables:
-        out.append(_editable(e, root))
+    out += [_editable(text, root) for text in editables]
     return out
 
 
