@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from envlayers._entry import _try_fast
 from envlayers.core.locate import find_workspace_str
 from tests.support.cli import cli, run_in
 from tests.support.isolation import find_pythons, uv_bin
@@ -159,7 +160,9 @@ def test_sync_without_a_lock_and_a_virtual_root(tmp_path: Path, wheelhouse: Path
     assert member["sync"]["state"] == "in-sync"
 
 
-def test_compose_over_the_one_base_from_a_member(tmp_path: Path, wheelhouse: Path) -> None:
+def test_compose_over_the_one_base_from_a_member(
+    tmp_path: Path, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ws = _monorepo(tmp_path / "ws", wheelhouse)
     member = ws / "packages" / "b"
     out = cli("env", "--with", "plugin", "--format", "json", cwd=member)
@@ -170,11 +173,20 @@ def test_compose_over_the_one_base_from_a_member(tmp_path: Path, wheelhouse: Pat
     code = "import app_b, lib_a, alpha, plugin; print(alpha.__version__, app_b.WHERE)"
     run = run_in(report["interpreter"], code)
     assert run.stdout.split() == ["1.0", str(member / "src/app_b/__init__.py")], run.stderr
-    # Two members of one workspace never share a stored (fast path) report.
+    # Two members of one workspace never share a stored (fast path) report; each has its own.
     a = cli("sync", "--format", "json", cwd=ws / "packages" / "a")
+    assert a.returncode == 0, a.stderr
+    monkeypatch.chdir(ws / "packages" / "a")
+    fast = _try_fast(["sync", "--format", "json"])  # a no-op now: the stored report answers
+    assert fast is not None and json.loads(fast)["sync"]["installed"] == []
+    assert _try_fast(["sync", "--format", "json", "--project", str(member)]) is None
     b = cli("sync", "--format", "json", "--project", str(member), cwd=ws / "packages" / "a")
-    assert a.returncode == b.returncode == 0, a.stderr + b.stderr
+    assert b.returncode == 0, b.stderr
+    assert _try_fast(["sync", "--format", "json", "--project", str(member)]) is not None
     assert "app-b" in _installed(ws / ".venv")
+    # A group no synced member defines is refused, as uv does.
+    nogroup = cli("sync", "--group", "docs", cwd=member)
+    assert nogroup.returncode == 2 and "docs" in nogroup.stderr
     # --package of something that is not a member is refused, and names the members.
     bad = cli("sync", "--package", "nope", cwd=member)
     assert bad.returncode == 2 and "lib-a" in bad.stderr and "app-b" in bad.stderr

@@ -110,6 +110,7 @@ def member_closure(
     The selected members contribute what `Project.select` gives for the selection (their
     default groups, `--group`, `--extra` where they define them); a virtual root adds its own
     dependency groups when every member is selected, as `uv sync` there does."""
+    _check_defined(ws, selected, selection, root)
     items: list[ReqItem] = []
     for name in selected:
         items += _selected_items(ws.members[name], selection)
@@ -142,6 +143,25 @@ def member_closure(
         items += member.select(extras=list(pair[1]), no_dev=True, groups=(), all_groups=False)
     unique = list({str(parse_requirement(i)): i for i in out}.values())
     return unique, [reached[n] for n in sorted(reached)]
+
+
+def _check_defined(
+    ws: UvWorkspace, selected: Sequence[str], selection: Mapping[str, object], root: Project
+) -> None:
+    """A `--group` / `--extra` that no synced member (nor a virtual root) defines is an error."""
+    projects = [ws.members[n] for n in selected] + ([root] if ws.root_is_virtual else [])
+    for key, what, attr in (
+        ("groups", "dependency group", "dependency_groups"),
+        ("extras", "extra", "optional_dependencies"),
+    ):
+        value = selection.get(key)
+        for given in value if isinstance(value, list | tuple) else ():
+            name = canonicalize_name(str(given))
+            if not any(name in getattr(p, attr) for p in projects):
+                raise InvalidInput(
+                    f"unknown {what} {given!r}: no synced member of {ws.root} defines it "
+                    f"(synced: {', '.join(selected)})"
+                )
 
 
 def _selected_items(member: Project, selection: Mapping[str, object]) -> tuple[ReqItem, ...]:
