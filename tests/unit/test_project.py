@@ -991,11 +991,19 @@ _KEYS = [
     "build-system",
 ]
 _STRINGS = ["alpha", "bad !!", "me[dev]", "uv", ">=3.9", "dev", "", "x; python_version>'3'"]
+
+
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    # A named function, not a lambda: hypothesis reads its source to check that it recurses,
+    # and reading a lambda's source is unreliable (a flaky HypothesisDeprecationWarning).
+    return st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4)
+    )
+
+
 _values = st.recursive(
     st.one_of(st.sampled_from(_STRINGS), st.text(max_size=8), st.integers(), st.booleans()),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4)
-    ),
+    _nested,
     max_leaves=25,
 )
 

@@ -25,10 +25,10 @@ from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import PositionCodec
 
 from envlayers.config import Options
+from envlayers.core.engine import Engine, resolve_workspace
 from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import PYPROJECT
-from envlayers.core.engine import Engine, resolve_workspace
 from envlayers.lsp import args as _args
 from envlayers.lsp._pygls_compat import (
     CancelRouter,
