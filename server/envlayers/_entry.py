@@ -86,7 +86,8 @@ def _try_fast(argv: Sequence[str]) -> str | None:
     root = fastpath.find_root(project)
     if root is None:
         return None
-    key = fastpath.request_key(command, {**wire, "cwd": os.getcwd()})
+    extra = fastpath.member_key(project, root)
+    key = fastpath.request_key(command, {**wire, "cwd": os.getcwd(), **extra})
     entry = fastpath.lookup(root, key)
     if entry is None:
         return None

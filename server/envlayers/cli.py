@@ -319,7 +319,9 @@ def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
             argv = argv[1:]
         if not argv:
             raise InvalidInput("envlayers run needs a command after --")
-        report = engine.compose(Path(ns.project), _options(ns), on_line=on_line, cancel=cancel)
+        # No layer options: run in the active composition (and leave it active), like `report`.
+        opts = engine.active_options(Path(ns.project), _options(ns))
+        report = engine.compose(Path(ns.project), opts, on_line=on_line, cancel=cancel)
         _stop(progress)
         return _run(argv, report.env())
     if cmd == "kernel":
@@ -337,7 +339,7 @@ def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
         return 0
     if cmd == "debug-config":
         config = engine.debug_configuration(
-            Path(ns.project), _options(ns), program=ns.program, module=ns.module
+            Path(ns.project), _options(ns), program=ns.program, module=ns.module, cwd=Path.cwd()
         )
         _print(ns.format, config, _debug_text)
         return 0

@@ -38,6 +38,8 @@ class Options:
     all_groups: bool = False
     extras: tuple[str, ...] = ()
     all_extras: bool = False
+    packages: tuple[str, ...] = ()
+    all_packages: bool = False
     exact: bool | None = None
     frozen: bool = False
     locked: bool = False

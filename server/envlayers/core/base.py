@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from envlayers.core import interpreter as _interp
 from envlayers.core import venv as _venv
+from envlayers.core.baserequests import base_requests
 from envlayers.core.basetx import (
     check_requires_python,
     relocate_venv,
@@ -35,19 +35,20 @@ from envlayers.core.fsutil import (
     remove_tree,
     swap_in,
 )
-from envlayers.core.installer import Installer, find_uv, get_installer
+from envlayers.core.installer import Installer, get_installer
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.inventory import Inventory, site_signature
 from envlayers.core.lockcheck import settle_lock, stale_reason
-from envlayers.core.lockfiles import lock_fingerprint, pylock_requirements
-from envlayers.core.owned import check_removable, mark
+from envlayers.core.lockfiles import lock_fingerprint
+from envlayers.core.owned import check_removable
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import BasePlan
-from envlayers.core.proc import CancelToken, run
+from envlayers.core.proc import CancelToken
 from envlayers.core.project import Project
 from envlayers.core.report import SyncInfo
-from envlayers.core.requests import installable, request_from_item, strs
-from envlayers.core.satisfy import Request, check, editable_request, extraneous, parse_request
+from envlayers.core.requests import editable_arg, installable, strs
+from envlayers.core.satisfy import Request, check, extraneous
+from envlayers.core.uvworkspace import workspace_digest
 
 __all__ = [
     "SYNC_STAMP",
@@ -287,7 +288,7 @@ def _install(
     installer.install(
         str(python),
         [installable(r) for r in requests if not r.editable],
-        editables=[r.editable for r in requests if r.editable],
+        editables=[editable_arg(r) for r in requests if r.editable],
         no_deps=locked,
         index=plan.index,
         cwd=plan.project.root,
@@ -363,50 +364,6 @@ def sync_info(project: Project, prefix: Path, layout: CacheLayout) -> SyncInfo:
     return SyncInfo("in-sync" if ok else "out-of-sync", extraneous=extra)
 
 
-def base_requests(
-    project: Project, selection: Mapping[str, object], base: InterpreterInfo
-) -> tuple[list[Request], bool]:
-    """What the base must satisfy, and whether it comes pinned from a lock file."""
-    lock = project.pylock
-    exported: Path | None = None
-    if lock is None and project.uv_lock is not None:
-        exported = _export_uv_lock(project, selection)
-        lock = exported
-    where = str(project.uv_lock if exported is not None else lock)
-    try:
-        if lock is not None:
-            try:
-                pins = pylock_requirements(
-                    lock,
-                    base.marker_env,
-                    extras=strs(selection.get("extras")) if exported is None else (),
-                )
-            except InvalidInput as exc:  # name the user's file, not our temporary export
-                raise InvalidInput(exc.detail, file=where) from exc
-            requests = [parse_request(p, file=where) for p in pins]
-        else:
-            requests = _project_requests(project, selection)
-    finally:
-        if exported is not None:
-            remove_tree(exported.parent, kind="build", roots=[exported.parent.parent])
-    if project.has_build_system and project.name:
-        requests.append(editable_request(project.root, project.name))
-    return requests, lock is not None
-
-
-def _project_requests(project: Project, selection: Mapping[str, object]) -> list[Request]:
-    if selection.get("frozen"):
-        raise InvalidInput(f"--frozen needs a pylock.toml or uv.lock beside {project.pyproject}")
-    items = project.select(
-        groups=strs(selection.get("groups")),
-        no_dev=bool(selection.get("noDev")),
-        all_groups=bool(selection.get("allGroups")),
-        extras=strs(selection.get("extras")),
-        all_extras=bool(selection.get("allExtras")),
-    )
-    return [request_from_item(item, project.root) for item in items]
-
-
 def inputs_digest(project: Project, selection: Mapping[str, object], python: Path) -> str:
     parts = {
         "pyproject": project.sha256,
@@ -416,34 +373,6 @@ def inputs_digest(project: Project, selection: Mapping[str, object], python: Pat
         "selection": dict(selection),
         "interpreter": _interp.executable_identity(python) if python.exists() else None,
     }
+    if selection.get("packages") is not None:
+        parts["members"] = workspace_digest(project)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _export_uv_lock(project: Project, selection: Mapping[str, object]) -> Path | None:
-    """uv.lock is uv's own format: let uv turn it into a PEP 751 lock we can read."""
-    uv = find_uv()
-    if uv is None:
-        log.warning(
-            "%s is ignored: uv is not installed; syncing from pyproject.toml", project.uv_lock
-        )
-        return None
-    out_dir = Path(tempfile.mkdtemp(prefix="envlayers-uvlock-"))
-    mark(out_dir, "build")
-    out = out_dir / "pylock.toml"
-    cmd = [uv, "export", "--frozen", "--format", "pylock.toml", "--no-emit-project", "--quiet"]
-    cmd += ["--output-file", str(out), "--project", str(project.root)]
-    for group in strs(selection.get("groups")):
-        cmd += ["--group", group]
-    for extra in strs(selection.get("extras")):
-        cmd += ["--extra", extra]
-    for key, flag in (("noDev", "--no-dev"), ("allGroups", "--all-groups")):
-        if selection.get(key):
-            cmd.append(flag)
-    if selection.get("allExtras"):
-        cmd.append("--all-extras")
-    result = run(cmd, cwd=project.root)
-    if result.returncode != 0 or not out.is_file():
-        remove_tree(out_dir, kind="build", roots=[out_dir.parent])
-        tail = "\n".join(result.stderr.strip().splitlines()[-10:])
-        raise InvalidInput(f"cannot read {project.uv_lock} with `uv export`: {tail}")
-    return out

@@ -5,6 +5,7 @@ it) and writes the kernelspec files (`kernelspecs`)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,7 +31,7 @@ from envlayers.core.render import launch_env
 from envlayers.core.report import Report
 from envlayers.core.satisfy import check, parse_request
 
-__all__ = ["Composer", "debug_configuration", "install_kernel"]
+__all__ = ["Composer", "debug_configuration", "install_kernel", "stack_options"]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,17 @@ class Composer(Protocol):
 
 
 def debug_configuration(
-    report: Report, *, program: str | None = None, module: str | None = None
+    report: Report,
+    *,
+    program: str | None = None,
+    module: str | None = None,
+    cwd: Path | None = None,
 ) -> dict[str, object]:
-    """A `debugpy` launch configuration that runs under the composition."""
+    """A `debugpy` launch configuration that runs under the composition.
+
+    The launch runs in the workspace folder, so a relative `program` that names a file in `cwd`
+    (the caller's folder: the CLI's working directory) is made absolute; any other relative
+    `program` is kept as written, which the launch reads relative to the workspace."""
     if program and module:
         raise InvalidInput("give either a program or a module, not both")
     label = report.name or "base"
@@ -71,10 +80,18 @@ def debug_configuration(
         "console": "integratedTerminal",
     }
     if program:
-        config["program"] = program
+        config["program"] = _program_path(program, cwd)
     if module:
         config["module"] = module
     return config
+
+
+def _program_path(program: str, cwd: Path | None) -> str:
+    path = Path(program).expanduser()
+    if path.is_absolute() or cwd is None:
+        return str(path)
+    mine = Path(cwd) / path
+    return os.path.normpath(mine) if mine.is_file() else program
 
 
 def _has_ipykernel(report: Report, cache_root: Path) -> bool:
@@ -88,7 +105,7 @@ def _has_ipykernel(report: Report, cache_root: Path) -> bool:
     return check([parse_request(IPYKERNEL)], inventory, marker_env).ok
 
 
-def _stack_options(workspace: Path, options: Options) -> Options:
+def stack_options(workspace: Path, options: Options) -> Options:
     """`options`, or, when they ask for no layers, the active composition's stack with them."""
     if options.has_layers:
         return options
@@ -123,7 +140,7 @@ def install_kernel(
         raise InvalidInput(
             f"invalid kernel name {name!r}: use 1-128 lowercase letters, digits, '.', '_' or '-'"
         )
-    opts = _stack_options(workspace, options)
+    opts = stack_options(workspace, options)
     report = engine.compose(workspace, opts, on_line=on_line, cancel=cancel)
     added = False
     if not _has_ipykernel(report, engine.cache_root):

@@ -25,7 +25,7 @@ from envlayers.core.plan import make_plan, venv_prefix
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import Project
 from envlayers.core.report import Report, SyncInfo
-from envlayers.core.resolve import resolve_workspace, workspace_lock
+from envlayers.core.resolve import resolve_member, resolve_workspace, workspace_lock
 from envlayers.core.stack import ensure_stack, stack_plan
 
 __all__ = ["Engine", "LineSink", "resolve_workspace"]
@@ -66,8 +66,9 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Report:
         root = resolve_workspace(workspace)
+        member = resolve_member(workspace, root)
         with workspace_lock(root):
-            plan = make_plan(options, self.project(root), layers=False)
+            plan = make_plan(options, self.project(root), layers=False, member=member)
             layout = self.layout
             before = stat_all(plan.input_paths or [])
             info = sync_base(plan.base, layout, on_line=on_line, cancel=cancel)
@@ -85,7 +86,8 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Report:
         root = resolve_workspace(workspace)
-        plan = make_plan(options, self.project(root))  # validate input before any work
+        member = resolve_member(workspace, root)
+        plan = make_plan(options, self.project(root), member=member)  # validate input first
         layout = self.layout
         with workspace_lock(root):
             before = stat_all(plan.input_paths or [])
@@ -165,13 +167,18 @@ class Engine:
         *,
         program: str | None = None,
         module: str | None = None,
+        cwd: Path | None = None,
     ) -> dict[str, object]:
         report = (
             self.compose(workspace, options)
             if options is not None and options.has_layers
             else self.report(workspace)
         )
-        return consumers.debug_configuration(report, program=program, module=module)
+        return consumers.debug_configuration(report, program=program, module=module, cwd=cwd)
+
+    def active_options(self, workspace: Path, options: Options) -> Options:
+        """`options`, or, when they ask for no layers, the active composition's stack."""
+        return consumers.stack_options(resolve_workspace(workspace), options)
 
     def install_kernel(
         self,

@@ -15,6 +15,7 @@ import marshal
 import os
 import sys
 
+from envlayers.core.locate import find_project_str, find_workspace_str
 from envlayers.core.redact import redact
 from envlayers.core.snapshot import Snapshot, stat_all
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-__all__ = ["CACHE_NAME", "find_root", "lookup", "request_key", "stat_all", "store"]
+__all__ = ["CACHE_NAME", "find_root", "lookup", "member_key", "request_key", "stat_all", "store"]
 
 CACHE_NAME = "report-cache.bin"
 _FORMAT = 3
@@ -42,18 +43,16 @@ def request_key(command: str, options: Mapping[str, object]) -> str:
 
 
 def find_root(start: str) -> str | None:
-    """The folder holding pyproject.toml at or above `start` (no other checks): what
-    `project.find_workspace` finds, with `os.path` only (a property test holds them together)."""
-    path = os.path.abspath(os.path.expanduser(start))
-    if os.path.isfile(path):
-        path = os.path.dirname(path)
-    while True:
-        if os.path.isfile(os.path.join(path, "pyproject.toml")):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
+    """The workspace folder of `start`: `locate.find_workspace_str` (the one walk, a uv
+    workspace's root for its members), with `os.path` only."""
+    return find_workspace_str(os.path.expanduser(start))
+
+
+def member_key(start: str, root: str) -> dict[str, str]:
+    """What a request from inside a uv workspace member adds to its key: the member folder
+    (its default package), so two members of one workspace never share a stored report."""
+    member = find_project_str(os.path.expanduser(start))
+    return {"member": member} if member is not None and member != root else {}
 
 
 def _read(path: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from envlayers.core.project import Project
 from envlayers.core.redact import redact
 from envlayers.core.requests import (
     abs_link,
+    editable_arg,
     files_and_editables,
     fingerprints,
     installable,
@@ -26,6 +27,7 @@ from envlayers.core.requests import (
     request_from_text,
 )
 from envlayers.core.satisfy import Request
+from envlayers.core.uvworkspace import load_uv_workspace, select_packages
 
 __all__ = ["NAME_RE", "BasePlan", "LayerSpec", "Plan", "make_plan", "venv_anchor", "venv_prefix"]
 
@@ -44,6 +46,7 @@ class BasePlan:
     index: IndexSettings
     installer: str  # auto | uv | pip
     locked: bool = False  # fail when the lock is stale (not part of the stamp: it installs nothing)
+    members: tuple[str, ...] = ()  # a uv workspace: every member's pyproject.toml
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,13 @@ def venv_anchor(project: Project, prefix: Path) -> Path:
     return project.root if not os.environ.get("ENVLAYERS_VENV") else prefix.parent
 
 
-def make_plan(options: Options, project: Project, *, layers: bool = True) -> Plan:
-    """The plan of a compose (`layers`) or of a sync; raises InvalidInput on a bad request."""
-    base = _base_plan(project, options)
+def make_plan(
+    options: Options, project: Project, *, layers: bool = True, member: Path | None = None
+) -> Plan:
+    """The plan of a compose (`layers`) or of a sync; raises InvalidInput on a bad request.
+
+    `member`: the uv workspace member folder the request came from (its default package)."""
+    base = _base_plan(project, options, member)
     specs = tuple(_layer_specs(project, options)) if layers else ()
     name: str | None = None
     if specs:
@@ -108,15 +115,15 @@ def make_plan(options: Options, project: Project, *, layers: bool = True) -> Pla
         name=name,
         # What the composition is, not how this call ran (--no-sync, --refresh).
         request=_redacted_request(replace(options, no_sync=False, refresh=False)),
-        memo_key=options.to_json(),
-        input_paths=_input_paths(project, options, specs, base.index),
+        memo_key={**options.to_json(), **({"member": str(member)} if member else {})},
+        input_paths=_input_paths(project, options, specs, base.index, base.members),
         refresh=options.refresh,
         no_sync=options.no_sync,
         wants_layers=options.has_layers,
     )
 
 
-def _base_plan(project: Project, options: Options) -> BasePlan:
+def _base_plan(project: Project, options: Options, member: Path | None) -> BasePlan:
     s = project.settings
     selection: dict[str, object] = {
         "groups": list(options.groups),
@@ -127,6 +134,18 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         "exact": s.exact if options.exact is None else options.exact,
         "frozen": options.frozen,
     }
+    members: tuple[str, ...] = ()
+    ws = load_uv_workspace(project)
+    if ws is not None:
+        packages = select_packages(ws, options.packages, options.all_packages, member)
+        every = options.all_packages or (ws.root_is_virtual and not options.packages and not member)
+        selection |= {"packages": list(packages), "allPackages": every}
+        members = tuple(ws.pyprojects())
+    elif options.packages or options.all_packages:
+        raise InvalidInput(
+            f"--package and --all-packages need a uv workspace ([tool.uv.workspace] in "
+            f"{project.pyproject})"
+        )
     index = IndexSettings(
         index_url=options.index_url or s.index_url,
         extra_index_urls=(*s.extra_index_urls, *options.extra_index_urls),
@@ -143,6 +162,7 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         index=index,
         installer=options.installer or s.installer,
         locked=options.locked,
+        members=members,
     )
 
 
@@ -179,7 +199,8 @@ def _adhoc_name(specs: Sequence[LayerSpec]) -> str:
             [
                 spec.label,
                 sorted(
-                    installable(r) if not r.editable else f"-e {r.editable}" for r in spec.requests
+                    installable(r) if not r.editable else f"-e {editable_arg(r)}"
+                    for r in spec.requests
                 ),
             ]
             for spec in specs
@@ -198,7 +219,11 @@ def _redacted_request(options: Options) -> dict[str, object]:
 
 
 def _input_paths(
-    project: Project, options: Options, specs: Sequence[LayerSpec], index: IndexSettings
+    project: Project,
+    options: Options,
+    specs: Sequence[LayerSpec],
+    index: IndexSettings,
+    members: Sequence[str] = (),
 ) -> tuple[str, ...] | None:
     """Files a request reads besides the workspace's own: None when they cannot all be known."""
     if options.with_requirements or (
@@ -207,7 +232,7 @@ def _input_paths(
         and p.with_requirements
     ):
         return None  # `-r` includes are only known after reading: no fast path
-    paths: list[str] = []
+    paths: list[str] = list(members)
     for spec in specs:
         for path, _digest in fingerprints(spec.requests):
             target = Path(path)

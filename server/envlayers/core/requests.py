@@ -11,14 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core.errors import InvalidInput
-from envlayers.core.project import ReqItem, read_requirements_file
+from envlayers.core.project import ReqItem
+from envlayers.core.requirements import read_requirements, split_extras
 from envlayers.core.satisfy import Request, editable_request, parse_request
 
 __all__ = [
     "abs_link",
+    "editable_arg",
     "files_and_editables",
     "fingerprints",
     "installable",
@@ -94,15 +97,37 @@ def _project_name(path: Path) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _editable(path_text: str, base: Path) -> Request:
+def _editable(
+    text: str, base: Path, *, file: str | None = None, line: int | None = None
+) -> Request:
+    """An editable project folder, with extras (`./lib[http2]`): relative to the cwd, else
+    to `base`. Its requirement is `name[extras]`, so satisfaction honours the extras."""
+    path_text, extras = split_extras(text)
     path = Path(path_text).expanduser()
     if not path.is_absolute():
         path = (Path.cwd() / path) if (Path.cwd() / path).is_dir() else base / path
     path = path.resolve()
     if not path.is_dir():
-        raise InvalidInput(f"editable path is not a folder: {path_text!r}")
+        raise InvalidInput(f"editable path is not a folder: {path_text!r}", file=file, line=line)
     name = _project_name(path) or path.name
-    return editable_request(path, name)
+    plain = editable_request(path, name)
+    if not extras:
+        return plain
+    try:
+        requirement = Requirement(f"{name}[{','.join(extras)}]")
+    except InvalidRequirement as exc:
+        raise InvalidInput(
+            f"invalid extras in editable {text!r}: {exc}", file=file, line=line
+        ) from exc
+    folder = plain.editable or str(path)
+    return Request(f"{folder}[{','.join(extras)}]", requirement, editable=folder)
+
+
+def editable_arg(request: Request) -> str:
+    """What an installer's `--editable` takes for `request`: the folder, with its extras."""
+    folder = request.editable or ""
+    extras = sorted(request.requirement.extras)
+    return f"{folder}[{','.join(extras)}]" if extras else folder
 
 
 def files_and_editables(
@@ -114,11 +139,19 @@ def files_and_editables(
         path = Path(f) if Path(f).is_absolute() else Path.cwd() / f
         if not path.is_file():
             path = root / f
-        items, edits = read_requirements_file(path)
+        items, edits = read_requirements(path)
         out += [request_from_item(i, root) for i in items]
-        out += [_editable(e, path.parent) for e in edits]
-    for e in editables:
-        out.append(_editable(e, root))
+        for e in edits:
+            span = e.span
+            out.append(
+                _editable(
+                    e.text,
+                    path.parent,
+                    file=span.file if span else None,
+                    line=span.line if span else None,
+                )
+            )
+    out += [_editable(text, root) for text in editables]
     return out
 
 

@@ -18,10 +18,19 @@ from packaging.requirements import Requirement
 from envlayers.core.errors import InvalidInput, InvalidRequirement
 from envlayers.core.toml_locate import Span
 
-__all__ = ["URL", "ReqItem", "parse_requirement", "read_requirements_file"]
+__all__ = [
+    "URL",
+    "ReqItem",
+    "parse_requirement",
+    "read_requirements",
+    "read_requirements_file",
+    "split_extras",
+]
 
 # A URL or a `file:` reference, as opposed to a local path.
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|file:")
+# A path with extras, as pip writes an editable: `./lib[http2,brotli]`.
+_EXTRAS = re.compile(r"^(?P<path>.*?)\[(?P<extras>[^\[\]]*)\]$")
 
 
 @dataclass(frozen=True)
@@ -47,16 +56,32 @@ def parse_requirement(item: ReqItem) -> Requirement:
         raise InvalidRequirement(item.text, reason, **where) from exc
 
 
-def read_requirements_file(path: Path) -> tuple[list[ReqItem], list[str]]:
-    """Read a pip requirements file: `(requirements, absolute editable paths)`.
+def split_extras(text: str) -> tuple[str, tuple[str, ...]]:
+    """`./lib[a, b]` -> (`./lib`, (`a`, `b`)); a path without brackets has no extras."""
+    m = _EXTRAS.match(text.strip())
+    if m is None:
+        return text.strip(), ()
+    extras = tuple(e.strip() for e in m.group("extras").split(",") if e.strip())
+    return m.group("path").strip(), extras
 
+
+def read_requirements(path: Path) -> tuple[list[ReqItem], list[ReqItem]]:
+    """Read a pip requirements file: `(requirements, editables)`, each with its span.
+
+    An editable's text is its absolute path, with the extras as written (`/abs/lib[http2]`).
     Supports comments, blank lines, `\\` continuations, `-r FILE` (relative to the including
-    file; each file read once, so cycles are harmless) and `-e PATH`. Any other option is an
-    `InvalidInput` naming file and line: raw lines are never handed to an installer.
+    file; each file read once, so cycles are harmless) and `-e PATH[EXTRAS]`. Any other option
+    is an `InvalidInput` naming file and line: raw lines are never handed to an installer.
     """
     reader = _Reader()
     reader.read(Path(os.path.realpath(path)), None)
     return reader.reqs, reader.editables
+
+
+def read_requirements_file(path: Path) -> tuple[list[ReqItem], list[str]]:
+    """`read_requirements` with the editables as plain texts (absolute paths)."""
+    reqs, editables = read_requirements(path)
+    return reqs, [e.text for e in editables]
 
 
 def _logical_lines(text: str) -> list[tuple[int, int, str]]:
@@ -122,7 +147,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.reqs: list[ReqItem] = []
-        self.editables: list[str] = []
+        self.editables: list[ReqItem] = []
         self.seen: set[Path] = set()
 
     def read(self, path: Path, included_from: Span | None) -> None:
@@ -146,7 +171,9 @@ class _Reader:
         elif option in ("-e", "--editable") and arg:
             if URL.match(arg):
                 raise InvalidInput(f"only local paths are supported for -e, not {arg!r}", **where)
-            self.editables.append(os.path.normpath(path.parent / os.path.expanduser(arg)))
+            folder, extras = split_extras(arg.strip("\"'"))
+            text = os.path.normpath(path.parent / os.path.expanduser(folder))
+            self.editables.append(ReqItem(text + (f"[{','.join(extras)}]" if extras else ""), span))
         else:
             named = re.match(r"--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z]", content)
             raise InvalidInput(

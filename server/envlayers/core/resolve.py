@@ -10,14 +10,30 @@ from filelock import FileLock
 
 from envlayers.core.errors import InvalidInput, OperationFailed
 from envlayers.core.fsutil import atomic_write_text
-from envlayers.core.locate import find_workspace
+from envlayers.core.locate import find_project_str, find_workspace
 from envlayers.core.redact import redact
 
-__all__ = ["resolve_workspace", "workspace_lock"]
+__all__ = ["resolve_member", "resolve_workspace", "workspace_lock"]
 
 
 def resolve_workspace(value: str | os.PathLike[str]) -> Path:
-    """A folder URI or path (or a file inside one) -> the workspace folder holding pyproject.toml."""
+    """A folder URI or path (or a file inside one) -> the workspace folder holding pyproject.toml
+    (a uv workspace's root for a path inside one of its members)."""
+    path = _start_path(value)
+    try:
+        return find_workspace(path if path.is_dir() else path.parent)
+    except OSError as exc:  # a name too long, a loop of links: bad input, not a crash
+        raise InvalidInput(f"cannot use workspace {str(path)[:200]!r}: {exc.strerror}") from exc
+
+
+def resolve_member(value: str | os.PathLike[str], root: Path) -> Path | None:
+    """The uv workspace member folder that `value` is in, when that is not `root` itself."""
+    path = _start_path(value)
+    found = find_project_str(str(path if path.is_dir() else path.parent))
+    return Path(found) if found is not None and Path(found) != root else None
+
+
+def _start_path(value: str | os.PathLike[str]) -> Path:
     text = os.fspath(value)
     if len(text) > 4096:  # PATH_MAX: longer is never a path, and must not be echoed whole
         raise InvalidInput(f"workspace path is too long ({len(text)} characters)")
@@ -32,9 +48,9 @@ def resolve_workspace(value: str | os.PathLike[str]) -> Path:
     try:
         if not path.exists():
             raise InvalidInput(f"workspace folder does not exist: {path}")
-        return find_workspace(path if path.is_dir() else path.parent)
-    except OSError as exc:  # a name too long, a loop of links: bad input, not a crash
+    except OSError as exc:
         raise InvalidInput(f"cannot use workspace {str(path)[:200]!r}: {exc.strerror}") from exc
+    return path
 
 
 def workspace_lock(root: Path) -> FileLock:

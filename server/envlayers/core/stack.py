@@ -18,7 +18,7 @@ from envlayers.core.layers import Layer, LayerCache, LayerInputs, layer_key
 from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import LayerSpec, Plan
 from envlayers.core.proc import CancelToken
-from envlayers.core.requests import fingerprints, installable
+from envlayers.core.requests import editable_arg, fingerprints, installable
 from envlayers.core.satisfy import Request, check
 
 __all__ = ["Stack", "StackPlan", "ensure_stack", "stack_plan"]
@@ -98,7 +98,7 @@ def _builder(
     cancel: CancelToken | None,
 ) -> partial[Layer]:
     reqs = sorted({installable(r) for r in todo if not r.editable})
-    edits = sorted({r.editable for r in todo if r.editable})
+    edits = sorted({editable_arg(r) for r in todo if r.editable})
     pins = {} if edits else base_pins(base_dirs, reqs)  # an editable's name is not known here
     inputs = LayerInputs(
         requirements=tuple(reqs),
