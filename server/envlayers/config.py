@@ -44,6 +44,7 @@ class Options:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool | None = None
+    script: str | None = None  # a single-file script (PEP 723) instead of the workspace
 
     def __post_init__(self) -> None:
         if self.profile is not None and not self.profile.strip():

@@ -5,6 +5,7 @@ it) and writes the kernelspec files (`kernelspecs`)."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -65,7 +66,8 @@ def debug_configuration(
         "request": "launch",
         "name": f"Python: envlayers ({label})",
         "python": report.interpreter,
-        "cwd": report.workspace,
+        # A script's workspace is its folder in the cache: it runs beside its own file.
+        "cwd": os.path.dirname(report.script) if report.script else report.workspace,
         "env": launch_env(report.virtual_env, report.path_prefix),  # PATH: `${env:PATH}`
         "justMyCode": True,
         "console": "integratedTerminal",
