@@ -129,6 +129,11 @@ def test_with_stacks_on_top_and_the_project_fallback(tmp_path: Path, wheelhouse:
     got = Engine().compose(project, Options(script=str(plain)))
     assert got.script is None and Path(got.workspace) == project
     assert run_in(got.interpreter, "import zeta").returncode == 0
+    # A script never composed: its report says how to make its env.
+    fresh = _script(tmp_path / "fresh.py", ["beta"])
+    missing = Engine().report(tmp_path, script=fresh)
+    assert missing.sync.state == "missing" and missing.script == str(fresh)
+    assert any(f"envlayers env --script {fresh}" in w for w in missing.warnings), missing.warnings
     lone = tmp_path / "lone" / "plain.py"
     lone.parent.mkdir()
     lone.write_text("print(1)\n")

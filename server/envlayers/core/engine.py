@@ -165,7 +165,7 @@ class Engine:
         scriptenv.remember_script(target)
         with scriptenv.script_errors(target):
             report = self._compose(target.root, plan, on_line=on_line, cancel=cancel, late=late)
-        return replace(report, script=str(target.script))
+        return scriptenv.script_report(report, target)
 
     def _assemble(
         self, project: Project, *, sync: SyncInfo | None, reused: dict[str, bool] | None = None
@@ -190,7 +190,7 @@ class Engine:
             if target is None:
                 return self.report(scriptenv.project_of(script))
             report = self._assemble(target.project, sync=None)
-            return replace(report, script=str(target.script))
+            return scriptenv.script_report(report, target)
         root = resolve_workspace(workspace)
         fresh = self._reports.fresh(root)
         if fresh is not None:

@@ -34,6 +34,7 @@ from envlayers.core.paths import CacheLayout
 from envlayers.core.plan import LayerSpec, Plan
 from envlayers.core.proc import CancelToken, child_env, run
 from envlayers.core.project import Project
+from envlayers.core.report import Report
 from envlayers.core.requests import abs_link, request_from_item
 from envlayers.core.resolve import resolve_workspace
 from envlayers.core.satisfy import parse_request
@@ -51,6 +52,7 @@ __all__ = [
     "script_of",
     "script_options",
     "script_plan",
+    "script_report",
     "script_root",
 ]
 
@@ -249,6 +251,17 @@ def script_of(root: Path) -> str | None:
     data = read_json(root / _RECORD)
     value = data.get("script") if data else None
     return value if isinstance(value, str) else None
+
+
+def script_report(report: Report, target: ScriptTarget) -> Report:
+    """A stand-in workspace's report as the script's: `script` set, and the advice of its
+    warnings in terms of the script (`envlayers sync` is not how a script's env is made)."""
+    fix = f"envlayers env --script {target.script}"
+    warnings = tuple(
+        w.replace("run `envlayers sync`", f"run `{fix}`").replace("`envlayers env`", f"`{fix}`")
+        for w in report.warnings
+    )
+    return replace(report, script=str(target.script), warnings=warnings)
 
 
 def project_of(script: Path) -> Path:
