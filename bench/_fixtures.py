@@ -31,9 +31,12 @@ __all__ = [
     "ROOT",
     "Workspaces",
     "bench_env",
+    "cold_specs",
     "compile_envlayers",
     "envlayers_cmd",
     "find_base_python",
+    "flags_specs",
+    "index_flags",
     "make_workspaces",
     "realistic_wheelhouse",
     "reset_dir",
@@ -200,26 +203,31 @@ def make_workspaces(
     uv_env: Mapping[str, str],
     extra_wheelhouses: Sequence[Path] = (),
     with_pip: bool = True,
+    index_in_pyproject: bool = True,
 ) -> Workspaces:
-    """Build the wheels, write both workspaces, sync them once (and the pip venv)."""
+    """Build the wheels, write both workspaces, sync them once (and the pip venv).
+
+    Without `index_in_pyproject` neither pyproject.toml names the wheels: every command is
+    given `--no-index --find-links DIR` on its command line (`index_flags()`).
+    """
     wheels = build_wheelhouse(root / f"{name}-wheels", specs)
     links = (wheels, *extra_wheelhouses)
     link_list = toml_value([str(p) for p in links])
-    el_tool = (
-        "[tool.envlayers]\n"
-        f"python = {toml_value(python)}\n"
-        'installer = "uv"\n'
-        "no-index = true\n"
-        f"find-links = {link_list}\n"
-    )
-    uv_tool = f"[tool.uv]\nno-index = true\nfind-links = {link_list}\n"
+    el_tool = f'[tool.envlayers]\npython = {toml_value(python)}\ninstaller = "uv"\n'
+    uv_tool = ""
+    flags: list[str] = []
+    if index_in_pyproject:
+        el_tool += f"no-index = true\nfind-links = {link_list}\n"
+        uv_tool = f"[tool.uv]\nno-index = true\nfind-links = {link_list}\n"
+    else:
+        flags = index_flags(links)
     el_ws = write_project(
         root / f"{name}-envlayers", name="bench-app", dependencies=direct, tool=el_tool
     )
     uv_ws = write_project(root / f"{name}-uv", name="bench-app", dependencies=direct, tool=uv_tool)
-    run_checked([*envlayers_cmd(), "sync", "--project", str(el_ws)], env)
-    run_checked([uv_bin(), "lock", "--offline"], uv_env, cwd=uv_ws)
-    run_checked([uv_bin(), "sync", "--inexact", "--offline"], uv_env, cwd=uv_ws)
+    run_checked([*envlayers_cmd(), "sync", "--project", str(el_ws), *flags], env)
+    run_checked([uv_bin(), "lock", "--offline", *flags], uv_env, cwd=uv_ws)
+    run_checked([uv_bin(), "sync", "--inexact", "--offline", *flags], uv_env, cwd=uv_ws)
     reqs = root / f"{name}-requirements.txt"
     reqs.write_text("".join(f"{d}\n" for d in direct), encoding="utf-8")
     pip_venv: Path | None = None
@@ -232,6 +240,24 @@ def make_workspaces(
         what = ["-r", str(reqs), "-e", str(uv_ws)]
         run_checked([uv_bin(), "pip", "install", *target, *index, *what], env)
     return Workspaces(el_ws, uv_ws, pip_venv, reqs, tuple(links))
+
+
+def index_flags(links: Sequence[Path]) -> list[str]:
+    """`--no-index --find-links DIR ...`, spelt alike by envlayers, uv and pip."""
+    return ["--no-index", *[a for p in links for a in ("--find-links", str(p))]]
+
+
+def flags_specs() -> tuple[list[WheelSpec], list[str]]:
+    """The small workspace's distributions, 40 wheels in all (the index-flags rows' DIR)."""
+    specs, direct = small_specs()
+    return [s for s in specs if not s.name.startswith("lay") or s.name < "lay09"], direct
+
+
+def cold_specs(count: int) -> list[WheelSpec]:
+    """Tiny wheels `cold00`... for cold builds that need a new layer key on every run."""
+    return [
+        WheelSpec(f"cold{i:02d}", "1.0", requires=(f"cold-dep{i:02d}",)) for i in range(count)
+    ] + [WheelSpec(f"cold-dep{i:02d}", "1.0") for i in range(count)]
 
 
 def reset_dir(path: Path) -> None:

@@ -11,6 +11,7 @@ any, is read first and its ratios are shown beside the new ones).
 
 Usage: python bench/run.py [--quick] [--runs N] [--cold-runs N] [--only ID ...] [--keep]
        python bench/run.py --markdown [FILE]   # render a results.json as a Markdown table
+       python bench/run.py --compare BEFORE... AFTER   # two runs' rows side by side
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ from _fixtures import (
     ROOT,
     Workspaces,
     bench_env,
+    cold_specs,
     compile_envlayers,
     envlayers_cmd,
     find_base_python,
+    flags_specs,
+    index_flags,
     make_workspaces,
     realistic_wheelhouse,
     reset_dir,
@@ -431,6 +435,178 @@ def rows_scale(ctx: Context) -> None:
     )
 
 
+def _cycle(*commands: Sequence[str]) -> Callable[[], list[str]]:
+    """Each call returns the next command of `commands`, round and round."""
+    state = {"n": -1}
+
+    def nxt() -> list[str]:
+        state["n"] += 1
+        return list(commands[state["n"] % len(commands)])
+
+    return nxt
+
+
+def rows_first(ctx: Context) -> None:
+    """Issue 13: cold `env --with X` (tiny wheels, a new key each run), first syncs, the
+    `--no-sync` switch, and the warm no-op against a bare interpreter start."""
+    rounds = ctx.runs + 1  # one warm-up round
+    specs, direct = small_specs()
+    specs = [s for s in specs if not s.name.startswith("lay")] + cold_specs(rounds)
+    ctx.log("first: building and syncing a 30-distribution workspace (set-up, not timed)")
+    ws = make_workspaces(
+        ctx.tmp,
+        "first",
+        specs=specs,
+        direct=direct,
+        python=ctx.python,
+        env=ctx.env,
+        uv_env=ctx.uv_env,
+        with_pip=False,
+    )
+    p = str(ws.envlayers)
+    # uv's cache gets every cold wheel once (the "warm installer cache" of both sides).
+    scratch = ctx.tmp / "first-warm-venv"
+    run_checked([uv_bin(), "venv", "--quiet", "--python", ctx.python, str(scratch)], ctx.env)
+    names = [s.name for s in specs if s.name.startswith("cold")]
+    target = ["--python", str(scratch / "bin" / "python"), *index_flags(ws.wheelhouses)]
+    run_checked([uv_bin(), "pip", "install", "--quiet", *target, *names], ctx.env)
+    counter = {"ours": 0, "uv": 0}
+
+    def cold_ours() -> Sample:
+        i = counter["ours"]
+        counter["ours"] += 1
+        cmd = [*envlayers_cmd(), "env", "--project", p, "--with", f"cold{i:02d}"]
+        return time_cmd([*cmd, "--format", "json"], env=ctx.env)
+
+    def cold_uv() -> Sample:
+        i = counter["uv"]
+        counter["uv"] += 1
+        cmd = [uv_bin(), "run", "--offline", "--with", f"cold{i:02d}", "python", "-c", "pass"]
+        return time_cmd(cmd, env=ctx.uv_env, cwd=ws.uv)
+
+    pair(
+        ctx,
+        "cold-env-uv",
+        "cold layer + composition, 2 tiny wheels in uv's cache, a new key each run: "
+        "`envlayers env --with X` vs `uv run --with X python -c pass`",
+        cold_ours,
+        "uv run --with X python -c pass (new X)",
+        cold_uv,
+        Target("<= 1.1x uv", "ratio", 1.1, "issue 13"),
+    )
+
+    def new_venv(prefix: Path) -> Callable[[], None]:
+        return lambda: reset_dir(prefix)
+
+    pair(
+        ctx,
+        "first-sync-uv",
+        "first sync, 30 dists (new venv each run, warm cache): `envlayers sync` vs `uv sync`",
+        el(ctx, "sync", "--project", p),
+        "uv sync --offline (new .venv)",
+        uv(ctx, ws.uv, "sync", "--inexact", "--offline", "--quiet"),
+        Target("<= 1.1x uv", "ratio", 1.1, "issue 13"),
+        resets=(new_venv(ws.envlayers / ".venv"), new_venv(ws.uv / ".venv")),
+    )
+    pip_venv = ctx.tmp / "first-pip-venv"
+    pip_cmd = [sys.executable, "-m", "pip", "--python", str(pip_venv / "bin" / "python")]
+    pip_cmd += ["install", "--quiet", "--disable-pip-version-check", *index_flags(ws.wheelhouses)]
+    pip_cmd += ["-r", str(ws.requirements), "-e", str(ws.uv)]
+
+    def fresh_pip_venv() -> None:
+        reset_dir(pip_venv)
+        run_checked([ctx.python, "-m", "venv", "--without-pip", str(pip_venv)], ctx.env)
+
+    pair(
+        ctx,
+        "first-sync-pip",
+        "first sync with pip, 30 dists (new venv each run): `envlayers sync --installer pip` vs "
+        "`pip install -r` into a new venv",
+        el(ctx, "sync", "--project", p, "--installer", "pip"),
+        "pip install -r -e . (new venv, made untimed)",
+        lambda: time_cmd(pip_cmd, env=ctx.env),
+        Target("<= 1x pip", "ratio", 1.0, "issue 13"),
+        resets=(new_venv(ws.envlayers / ".venv"), fresh_pip_venv),
+        note="the peer's venv is made before its clock starts; ours is made inside the run",
+    )
+    run_checked([*envlayers_cmd(), "sync", "--project", p], ctx.env)  # back to uv's sync
+    el(ctx, "env", "--project", p, "--with", "xtra", "--format", "json")()
+    switch = _cycle(
+        [
+            *envlayers_cmd(),
+            "env",
+            "--project",
+            p,
+            "--with",
+            "xtra",
+            "--no-sync",
+            "--format",
+            "json",
+        ],
+        [*envlayers_cmd(), "env", "--project", p, "--with", "xtra", "--format", "json"],
+    )
+    pair(
+        ctx,
+        "nosync-switch",
+        "`envlayers env --with X` alternating with and without `--no-sync` (every run follows "
+        "a switch) vs `uv run --with X python -c pass`",
+        lambda: time_cmd(switch(), env=ctx.env),
+        "uv run --with X python -c pass",
+        uv(ctx, ws.uv, "run", "--offline", "--with", "xtra", "python", "-c", "pass"),
+        Target("<= 0.5x uv", "ratio", 0.5, "issue 13 (as report-cli)"),
+    )
+    pair(
+        ctx,
+        "noop-sync-python",
+        "no-op `envlayers sync` vs a bare `python -c pass` of the interpreter envlayers runs on",
+        el(ctx, "sync", "--project", p),
+        "python -c pass",
+        lambda: time_cmd([sys.executable, "-c", "pass"], env=ctx.env),
+        Target("<= 1.5x python", "ratio", 1.5, "issue 13"),
+    )
+
+
+def rows_flags(ctx: Context) -> None:
+    """Issue 13: the warm rows with the index settings on the command line, not in pyproject."""
+    specs, direct = flags_specs()
+    ctx.log(f"flags: a workspace whose {len(specs)} wheels are given with --find-links")
+    ws = make_workspaces(
+        ctx.tmp,
+        "flags",
+        specs=specs,
+        direct=direct,
+        python=ctx.python,
+        env=ctx.env,
+        uv_env=ctx.uv_env,
+        with_pip=False,
+        index_in_pyproject=False,
+    )
+    p = str(ws.envlayers)
+    flags = index_flags(ws.wheelhouses)
+    pair(
+        ctx,
+        "flags-noop-sync",
+        f"no-op sync, `--no-index --find-links DIR` ({len(specs)} wheels) on the command line: "
+        "`envlayers sync` vs `uv sync --inexact`",
+        el(ctx, "sync", "--project", p, *flags),
+        "uv sync --inexact --offline (same flags)",
+        uv(ctx, ws.uv, "sync", "--inexact", "--offline", "--quiet", *flags),
+        Target("<= 1.2x uv", "ratio", 1.2, "issue 13"),
+    )
+    el(ctx, "env", "--project", p, "--with", "xtra", *flags, "--format", "json")()
+    uv(ctx, ws.uv, "run", "--offline", *flags, "--with", "xtra", "python", "-c", "pass")()
+    pair(
+        ctx,
+        "flags-report-cli",
+        "report of an existing composition, same flags: `envlayers env --with X` vs "
+        "`uv run --with X python -c pass`",
+        el(ctx, "env", "--project", p, "--with", "xtra", *flags, "--format", "json"),
+        "uv run --with X python -c pass (same flags)",
+        uv(ctx, ws.uv, "run", "--offline", *flags, "--with", "xtra", "python", "-c", "pass"),
+        Target("<= 0.5x uv", "ratio", 0.5, "issue 13 (as report-cli)"),
+    )
+
+
 def rows_layers(ctx: Context, ws: Workspaces) -> None:
     """Issue 6 row 5: 50 cached layers listed and pruned."""
     count = 10 if ctx.quick else 50
@@ -625,6 +801,37 @@ def markdown(data: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare(befores: Sequence[dict[str, object]], after: dict[str, object]) -> str:
+    """A Markdown table of the same rows before and after (rows missing before show `-`)."""
+    old: dict[str, dict[str, object]] = {}
+    for data in befores:
+        rows = data.get("rows")
+        for r in rows if isinstance(rows, list) else []:
+            if isinstance(r, dict):
+                old[str(r["id"])] = r
+    head = ["row", "before", "before peer", "ratio", "after", "after peer", "ratio", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = after.get("rows")
+    assert isinstance(rows, list)
+    for r in rows:
+        unit = str(r["unit"])
+        cells = [str(r["id"])]
+        for side in (old.get(str(r["id"])), r):
+            if side is None:
+                cells += ["-", "-", "-"]
+                continue
+            ours, peer, ratio = side["envlayers"], side["peer"], side["ratio"]
+            assert isinstance(ours, dict)
+            cells.append(_fmt(ours.get("value"), unit))
+            cells.append(_fmt(peer.get("value"), unit) if isinstance(peer, dict) else "-")
+            cells.append(f"{ratio:.2f}x" if isinstance(ratio, float) else "-")
+        target = r["target"]
+        assert isinstance(target, dict)
+        cells.append(f"{target['text']} ({r['verdict']})")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _version_of(cmd: Sequence[str]) -> str:
     try:
         out = subprocess.run(
@@ -668,7 +875,7 @@ def machine_info(python: str) -> tuple[dict[str, object], dict[str, str]]:
 
 
 # -- main -------------------------------------------------------------------------------------
-GROUPS = ("small", "cold", "scale", "layers", "server")
+GROUPS = ("small", "cold", "first", "flags", "scale", "layers", "server")
 
 
 def run(ctx: Context) -> dict[str, object]:
@@ -699,6 +906,10 @@ def run(ctx: Context) -> dict[str, object]:
             rows_layers(ctx, ws)
     elif ctx.wanted("layers"):
         ctx.notes.append("the layers rows need the small workspace: add `--only small`")
+    if ctx.wanted("first"):
+        rows_first(ctx)
+    if ctx.wanted("flags"):
+        rows_flags(ctx)
     if ctx.wanted("scale"):
         rows_scale(ctx)
     if ctx.wanted("server"):
@@ -759,7 +970,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="print a results.json as a Markdown table and exit",
     )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="BEFORE... AFTER: print the rows of AFTER beside those of the BEFORE files and exit",
+    )
     ns = parser.parse_args(argv)
+    if ns.compare:
+        if len(ns.compare) < 2:
+            parser.error("--compare needs at least one BEFORE file and the AFTER file")
+        loaded = [json.loads(f.read_text(encoding="utf-8")) for f in ns.compare]
+        print(compare(loaded[:-1], loaded[-1]), end="")
+        return 0
     if ns.markdown is not None:
         print(markdown(json.loads(Path(ns.markdown).read_text(encoding="utf-8"))), end="")
         return 0

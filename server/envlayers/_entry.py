@@ -14,6 +14,7 @@ import os
 import sys
 
 from envlayers._stdio import stdout_closed
+from envlayers.core.redact import conceal
 from envlayers.flags import ENV_FORMATS, SYNC_FORMATS, fast_flags
 
 # Not `typing.TYPE_CHECKING`: importing typing costs milliseconds on the hot path.
@@ -39,7 +40,10 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
     wire: dict[str, object] = {}
     words = list(argv[1:])
     while words:
-        flag, eq, inline = words.pop(0).partition("=")
+        word = words.pop(0)
+        if word in ("-q", "--quiet"):
+            continue  # only silences the slow path's progress line
+        flag, eq, inline = word.partition("=")
         spec = known.get(flag)
         how = "value" if spec is None else _READ[spec.kind]
         if spec is None and flag not in plain:
@@ -60,11 +64,11 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
         elif how == "list":
             items = wire.setdefault(flag, [])
             assert isinstance(items, list)
-            items += spec.items([value])
+            items += [conceal(v) for v in spec.items([value])]  # as Options holds them
         elif spec.choices is not None and value not in spec.choices:
             return None
         else:
-            wire[flag] = value
+            wire[flag] = conceal(value)
     if plain["--format"] not in _FORMATS[command]:
         return None
     options = {known[f].wire: v for f, v in wire.items() if v != []}

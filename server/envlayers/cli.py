@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envlayers._stdio import stdout_closed
 from envlayers.config import Options
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput
-from envlayers.core.redact import redact
+from envlayers.core.redact import redact, scrub_record
 from envlayers.flags import ENV_FORMATS, OPTION_FLAGS, SYNC_FORMATS
+
+if TYPE_CHECKING:
+    from envlayers.ttyprogress import Progress
 
 __all__ = ["main"]
 
@@ -46,6 +49,9 @@ def _sync_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", default=".", help="the workspace folder (or a path inside it)")
     _request_options(p, "sync")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more output on stderr")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line on a terminal's stderr"
+    )
 
 
 def _env_options(p: argparse.ArgumentParser) -> None:
@@ -147,21 +153,41 @@ def _options(ns: argparse.Namespace) -> Options:
     return Options(**values)
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, progress: Progress | None = None) -> None:
     import logging
 
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if progress is not None:  # it prints records of `level` above its line, and reads steps
+        progress.echo_level = level
+        handler = progress
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(scrub_record)
     root = logging.getLogger("envlayers")
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(min(level, logging.INFO) if progress is not None else level)
     # python-discovery says what it makes of every other interpreter it meets ("... is Python
     # 2.7, older than ..."): not ours to show unless asked (-v its warnings, -vv everything).
     discovery = logging.getLogger("python_discovery")
     discovery.handlers[:] = [handler if verbosity > 0 else logging.NullHandler()]
     discovery.propagate = False
     discovery.setLevel(logging.WARNING if verbosity <= 1 else logging.DEBUG)
+
+
+def _progress(ns: argparse.Namespace) -> Progress | None:
+    """The live line on a terminal's stderr for the commands that install (slow path only)."""
+    if ns.command not in ("sync", "env", "run", "kernel") or getattr(ns, "quiet", False):
+        return None
+    if not sys.stderr.isatty():
+        return None  # CI and pipes get nothing extra (-v prints the installer's lines)
+    from envlayers.ttyprogress import Progress
+
+    return Progress(sys.stderr, echo=bool(getattr(ns, "verbose", 0)))
+
+
+def _stop(progress: Progress | None) -> None:
+    if progress is not None:
+        progress.close()
 
 
 _TEMP_MARKERS = (".tmp-", "envlayers-constraints-", "envlayers-uvlock-")
@@ -241,19 +267,24 @@ def _main(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
         serve(mode, host, port, ns.log_file, bool(ns.verbose))
         return 0
     verbosity = int(getattr(ns, "verbose", 0) or 0)
+    progress = _progress(ns)
     try:
-        _setup_logging(verbosity)
-        return _dispatch(ns)
+        _setup_logging(verbosity, progress)
+        return _dispatch(ns, progress)
     except EnvlayersError as exc:
+        _stop(progress)
         sys.stdout.flush()
         print(f"envlayers: error: {_error_text(exc, verbosity)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _stop(progress)
         print("envlayers: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _stop(progress)
 
 
-def _dispatch(ns: argparse.Namespace) -> int:
+def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
     from envlayers.core.engine import Engine
     from envlayers.core.proc import CancelToken
     from envlayers.core.report import render
@@ -262,7 +293,9 @@ def _dispatch(ns: argparse.Namespace) -> int:
     verbose = int(getattr(ns, "verbose", 0) or 0)
 
     def on_line(line: str) -> None:
-        if verbose:
+        if progress is not None:
+            progress.line(line)
+        elif verbose:
             print(f"  {line}", file=sys.stderr)
 
     cancel = CancelToken()
@@ -271,10 +304,12 @@ def _dispatch(ns: argparse.Namespace) -> int:
         report = engine.sync(
             Path(ns.project), _options(ns).without_layers(), on_line=on_line, cancel=cancel
         )
+        _stop(progress)
         print(render(report, ns.format))
         return 0
     if cmd == "env":
         report = engine.compose(Path(ns.project), _options(ns), on_line=on_line, cancel=cancel)
+        _stop(progress)
         print(render(report, ns.format))
         return 0
     if cmd == "run":
@@ -285,6 +320,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
         if not argv:
             raise InvalidInput("envlayers run needs a command after --")
         report = engine.compose(Path(ns.project), options, on_line=on_line, cancel=cancel)
+        _stop(progress)
         if options.script and argv[0] == options.script:
             argv = [report.interpreter, *argv]  # `envlayers run script.py ARGS`
         return _run(argv, report.env())
@@ -298,6 +334,7 @@ def _dispatch(ns: argparse.Namespace) -> int:
             on_line=on_line,
             cancel=cancel,
         )
+        _stop(progress)
         _print(ns.format, result, _kernel_text)
         return 0
     if cmd == "debug-config":

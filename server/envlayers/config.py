@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from envlayers.core.errors import InvalidInput
+from envlayers.core.redact import conceal
 from envlayers.flags import INSTALLER_CHOICES, OPTION_FLAGS
 
 __all__ = ["INSTALLER_CHOICES", "Options"]
@@ -47,6 +48,10 @@ class Options:
     script: str | None = None  # a single-file script (PEP 723) instead of the workspace
 
     def __post_init__(self) -> None:
+        # Credentials in URLs stop here: options hold them redacted (see core.redact).
+        object.__setattr__(self, "index_url", self.index_url and conceal(self.index_url))
+        for name in ("extra_index_urls", "find_links", "with_"):
+            object.__setattr__(self, name, tuple(conceal(v) for v in getattr(self, name)))
         if self.profile is not None and not self.profile.strip():
             # An empty name would silently mean "no profile": say so instead.
             raise InvalidInput("the profile name must not be empty")

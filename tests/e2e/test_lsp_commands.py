@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.e2e.lsp_support import (
+from tests.support.lsp import (
     Session,
     error_of,
     execute,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.e2e.lsp_support import Session, execute, lsp_session, wait_for, workspace_project
+from tests.support.lsp import Session, execute, lsp_session, wait_for, workspace_project
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
 

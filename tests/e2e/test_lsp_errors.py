@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.e2e.lsp_support import error_of, execute, lsp_session, workspace_project
+from tests.support.lsp import error_of, execute, lsp_session, workspace_project
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
 

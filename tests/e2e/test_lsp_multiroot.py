@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.e2e.lsp_support import (
+from tests.support.lsp import (
     execute,
     lsp_session,
     progress_streams,

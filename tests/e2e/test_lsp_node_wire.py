@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from envlayers import schema as wire
-from tests.e2e.lsp_support import workspace_project
+from tests.support.lsp import workspace_project
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
 

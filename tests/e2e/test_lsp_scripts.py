@@ -11,7 +11,7 @@ import attrs
 import pytest
 from lsprotocol import types
 
-from tests.e2e.lsp_support import CAPABILITIES, Session, error_of, execute, lsp_session, wait_for
+from tests.support.lsp import CAPABILITIES, Session, error_of, execute, lsp_session, wait_for
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]
 

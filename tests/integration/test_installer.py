@@ -320,3 +320,28 @@ def test_fingerprint_tracks_settings_and_local_wheels(tmp_path: Path) -> None:
     assert as_url.fingerprint() != IndexSettings(find_links=("file:///nowhere",)).fingerprint()
     shutil.rmtree(links)
     assert base.fingerprint() not in {first, second, third}
+
+
+def test_credentials_go_through_the_environment_not_argv() -> None:
+    from envlayers.core.redact import conceal
+
+    settings = IndexSettings(
+        index_url=f"https://u:{SECRET}@i/simple",
+        extra_index_urls=("https://e1/simple",),
+        find_links=(f"https://u:{SECRET}@f/links", "/w"),
+        no_index=True,
+    ).concealed()
+    assert settings.index_url == "https://****@i/simple"  # what the engine keeps and stores
+    for name, env_names, sep in (
+        ("pip", ("PIP_INDEX_URL", "PIP_FIND_LINKS"), " "),
+        ("uv", ("UV_INDEX_URL", "UV_FIND_LINKS"), ","),
+    ):
+        args, env = settings.for_installer(name)
+        assert SECRET not in " ".join(args)
+        assert args == ["--extra-index-url", "https://e1/simple", "--no-index"]
+        assert env[env_names[0]] == f"https://u:{SECRET}@i/simple"
+        assert env[env_names[1]] == sep.join((f"https://u:{SECRET}@f/links", "/w"))
+    spaced = IndexSettings(find_links=(conceal(f"https://u:{SECRET}@f/links"), "/a b"))
+    with pytest.raises(InvalidInput) as info:
+        spaced.for_installer("pip")
+    assert SECRET not in str(info.value)

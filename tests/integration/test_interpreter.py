@@ -51,6 +51,8 @@ def _fresh_memory_cache() -> None:
 def venv312(tmp_path: Path) -> Path:
     dest = tmp_path / "venv312"
     create_venv(dest, str(_python(12)))
+    # Forget its interpreter too: otherwise the probe describes this venv without running it.
+    interp.clear_probe_cache()
     return dest
 
 

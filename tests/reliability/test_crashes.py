@@ -13,9 +13,9 @@ from filelock import FileLock
 
 from envlayers.config import Options
 from envlayers.core.engine import Engine
-from tests.e2e.lsp_support import slow_package
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, layers_root, leftovers, published
+from tests.support.lsp import slow_package
 from tests.support.processes import Child, fault_cmd, spawn, wait_until
 from tests.support.workspaces import uv_workspace
 

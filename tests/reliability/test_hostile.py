@@ -204,6 +204,21 @@ _TOML_ATOMS = st.sampled_from(
 )
 
 
+def _toml_array(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def _toml_table(table: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k} = {v}" for k, v in table.items()) + "}"
+
+
+def _toml_nested(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    # Named functions, not lambdas: hypothesis reads this one's source to check it recurses.
+    return st.lists(inner, max_size=3).map(_toml_array) | st.dictionaries(
+        st.sampled_from(["a", "b", "with"]), inner, max_size=2
+    ).map(_toml_table)
+
+
 @SETTINGS
 @given(
     table=st.sampled_from(
@@ -212,16 +227,7 @@ _TOML_ATOMS = st.sampled_from(
     key=st.sampled_from(
         ["dependencies", "name", "with", "dev", "python", "venv", "find-links", "x"]
     ),
-    value=st.recursive(
-        _TOML_ATOMS,
-        lambda inner: (
-            st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
-            | st.dictionaries(st.sampled_from(["a", "b", "with"]), inner, max_size=2).map(
-                lambda d: "{" + ", ".join(f"{k} = {v}" for k, v in d.items()) + "}"
-            )
-        ),
-        max_leaves=8,
-    ),
+    value=st.recursive(_TOML_ATOMS, _toml_nested, max_leaves=8),
 )
 def test_wrong_types_in_pyproject(tmp_path: Path, table: str, key: str, value: str) -> None:
     root = tmp_path / "types"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from envlayers.core.engine import Engine
-from tests.e2e.lsp_support import slow_package
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, leftovers, published
+from tests.support.lsp import slow_package
 from tests.support.processes import spawn, wait_until
 from tests.support.workspaces import uv_workspace
 

@@ -11,8 +11,8 @@ import pytest
 from envlayers.config import Options
 from envlayers.core.engine import Engine
 from envlayers.core.errors import EnvlayersError
-from tests.e2e.lsp_support import error_of, execute, lsp_session, workspace_project
 from tests.support.cli import cli
+from tests.support.lsp import error_of, execute, lsp_session, workspace_project
 from tests.support.workspaces import uv_workspace
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.e2e.lsp_support import (
+from tests.support.disk import published
+from tests.support.lsp import (
     Session,
     error_of,
     execute,
@@ -22,7 +23,6 @@ from tests.e2e.lsp_support import (
     slow_package,
     workspace_project,
 )
-from tests.support.disk import published
 from tests.support.processes import spawn
 
 pytestmark = [pytest.mark.lsp, pytest.mark.slow]

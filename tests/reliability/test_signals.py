@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from envlayers.core.engine import Engine
-from tests.e2e.lsp_support import SlowPackage, slow_package
 from tests.support.cli import run_in
 from tests.support.disk import leftovers, published
+from tests.support.lsp import SlowPackage, slow_package
 from tests.support.processes import spawn, wait_until
 from tests.support.workspaces import workspace
 

@@ -21,6 +21,8 @@ AGREE = [
     ["env", "--python", "3.12", "--installer", "uv", "--index-url", "https://u:t@h/simple"],
     ["env", "--extra-index-url", "https://a/simple", "--extra-index-url", "https://b/simple"],
     ["sync", "--format", "json", "--installer", "pip"],
+    ["env", "-q", "--with", "rich"],
+    ["sync", "--quiet", "--format", "json"],
     ["env", "--with", "alpha,beta", "--with=gamma, delta"],
     ["env", "--with", "pkg[x,y]>=1,<2", "--with", ",", "--format", "pyright"],
 ]

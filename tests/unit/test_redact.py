@@ -85,3 +85,44 @@ def test_redact_matches_its_regular_expression(text: str) -> None:
 @given(st.text(max_size=40))
 def test_redact_matches_its_regular_expression_on_any_text(text: str) -> None:
     assert redact(text) == _oracle(text)
+
+
+def test_conceal_then_reveal_by_origin() -> None:
+    from envlayers.core.redact import conceal, reveal
+
+    shown = conceal("pkg @ https://u:tok-A1@Host.example:8443/x.whl")
+    assert shown == "pkg @ https://****@Host.example:8443/x.whl"
+    assert conceal(shown) == shown  # a redacted text does not replace what was remembered
+    assert reveal(shown) == "pkg @ https://u:tok-A1@Host.example:8443/x.whl"
+    # Same origin, another path: the same credentials (as a netrc by host); another port: none.
+    assert (
+        reveal("https://****@host.example:8443/simple")
+        == "https://u:tok-A1@host.example:8443/simple"
+    )
+    assert reveal("https://****@host.example/simple") == "https://host.example/simple"
+    assert reveal("https://host.example:8443/simple") == "https://host.example:8443/simple"
+    # A rotated token replaces the old one.
+    conceal("https://u:tok-B2@host.example:8443/")
+    assert "tok-B2" in reveal(shown) and "tok-A1" not in reveal(shown)
+
+
+def test_scrub_record_redacts_message_args_and_traceback() -> None:
+    import logging
+
+    from envlayers.core.redact import scrub_record
+
+    try:
+        raise ValueError("bad https://u:tok-C3@h/simple")
+    except ValueError as exc:
+        record = logging.LogRecord(
+            "x",
+            logging.INFO,
+            __file__,
+            1,
+            "settings %s",
+            ({"indexUrl": "https://u:tok-C3@h/"},),
+            (type(exc), exc, exc.__traceback__),
+        )
+    assert scrub_record(record) is True
+    text = logging.Formatter("%(message)s").format(record)
+    assert "tok-C3" not in text and "https://****@h/" in text and "ValueError" in text

@@ -275,7 +275,7 @@ def test_check_table(world: Inventory, text: str, env: dict[str, str], expected:
     assert not result.ok and result.satisfied == ()
     [failure] = result.unsatisfied
     assert (failure.request, failure.reason, failure.name, failure.found) == (
-        text,
+        request.text,
         reason,
         name,
         found,

@@ -15,7 +15,7 @@ import pytest
 
 from envlayers import schema as wire
 from envlayers.core.report import Report, SyncInfo
-from tests.e2e.lsp_support import workspace_project
+from tests.support.lsp import workspace_project
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKED_IN = REPO / "vscode-extension" / "src" / "generated" / "schema.json"

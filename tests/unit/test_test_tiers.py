@@ -15,9 +15,8 @@ TESTS = Path(__file__).resolve().parents[1]
 KIT = "support"
 # Cross-tier imports known to remain, each with who resolves it. An entry no file needs any more
 # fails `test_no_stale_exceptions`, so the list only shrinks.
-# `tests/e2e/lsp_support.py` belongs to the LSP work; the reliability tier's server tests use
-# its session helpers until it moves into the kit.
-EXCEPTIONS = frozenset({("reliability", "tests.e2e.lsp_support")})
+# None remain: the LSP session helpers moved into the kit (`tests/support/lsp.py`).
+EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _tier(path: Path, root: Path) -> str:

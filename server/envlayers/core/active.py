@@ -47,16 +47,16 @@ def write_active(
     satisfied: Sequence[str],
     layers: Sequence[Layer],
 ) -> None:
-    atomic_write_json(
-        active_path(root),
-        {
-            "format": 1,
-            "name": name,
-            "request": dict(request),
-            "satisfiedByBase": list(satisfied),
-            "layers": [la.key for la in layers],
-        },
-    )
+    active = {
+        "format": 1,
+        "name": name,
+        "request": dict(request),
+        "satisfiedByBase": list(satisfied),
+        "layers": [la.key for la in layers],
+    }
+    # Unchanged: keep the file (and its stat, which the CLI's stored reports watch).
+    if read_json(active_path(root)) != active:
+        atomic_write_json(active_path(root), active)
 
 
 def activate(

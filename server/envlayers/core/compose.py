@@ -213,6 +213,7 @@ def ensure_composed(
         if record is not None and record.get("digest") == digest:
             return _from_record(name, final, record, reused=True)
     _ensure_root(root)
+    log.info("composing %s from %d layer(s)", final, len(layers))
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
         record = _build_overlay(tmp, final, workspace, base, layers, digest, dirs)
@@ -241,14 +242,17 @@ def _build_overlay(
     dirs: list[str],
 ) -> dict[str, object]:
     """Create the overlay venv in `tmp` (its paths already those of `final`); its record."""
-    _venv.create_venv(
-        tmp, base.base_executable, system_site_packages=base.include_system_site_packages
-    )
     cfg = {
         "extends-environment": base.prefix,
         "envlayers-layers": ",".join(la.key for la in layers),
     }
-    _venv.write_pyvenv_cfg(tmp, cfg)
+    _venv.create_venv(
+        tmp,
+        base.base_executable,
+        system_site_packages=base.include_system_site_packages,
+        base=base,
+        extra_cfg=cfg,
+    )
     site = _venv.site_packages(tmp, base.version_info)
     site.mkdir(parents=True, exist_ok=True)
     hashes: dict[str, str] = {}

@@ -7,9 +7,6 @@ Each stage is its own module and knows nothing of the others; only this one sees
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -88,9 +85,6 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> Report:
-        if options.has_layers and "virtualenv" not in sys.modules:
-            # A layer or composed env may need creating: import virtualenv (~0.3 s) meanwhile.
-            threading.Thread(target=_preload_virtualenv, daemon=True).start()
         if options.script:
             return self._compose_script(Path(options.script), options, on_line, cancel)
         root = resolve_workspace(workspace)
@@ -277,8 +271,3 @@ class Engine:
         cacheadmin.composition_path(root, name)  # a bad name is refused before the lock
         with workspace_lock(root):
             return cacheadmin.remove_composition(root, name)
-
-
-def _preload_virtualenv() -> None:
-    with contextlib.suppress(Exception):
-        import virtualenv  # noqa: F401

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
+from envlayers.core.index import IndexSettings, check_arg, link_listing, local_link_path
 from envlayers.core.proc import CancelToken, redact
+from envlayers.core.redact import reveal
 
 __all__ = [
     "UV_ENV",
@@ -42,95 +40,6 @@ log = logging.getLogger(__name__)
 
 # How many of the installer's last stderr lines an InstallFailed carries.
 _TAIL_LINES = 25
-
-
-def _check_arg(value: str, what: str) -> str:
-    # Defence in depth: callers validate, but an item must never be read as an option.
-    if not value or value.startswith("-") or "\n" in value or "\r" in value or "\0" in value:
-        raise InvalidInput(
-            f"refusing {what} {value!r}: it is empty, starts with '-' or spans lines"
-        )
-    return value
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """Where packages come from; passed to either installer."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = field(default=())
-    no_index: bool = False
-
-    def args(self, installer: str) -> list[str]:
-        """The command-line flags for `installer` ("pip" or "uv"); both spell them alike."""
-        if installer not in ("pip", "uv"):
-            raise InvalidInput(f"unknown installer {installer!r}")
-        out: list[str] = []
-        if self.index_url:
-            out += ["--index-url", _check_arg(self.index_url, "index URL")]
-        for url in self.extra_index_urls:
-            out += ["--extra-index-url", _check_arg(url, "extra index URL")]
-        for link in self.find_links:
-            out += ["--find-links", _check_arg(link, "find-links location")]
-        if self.no_index:
-            out.append("--no-index")
-        return out
-
-    def redacted(self) -> IndexSettings:
-        return replace(
-            self,
-            index_url=None if self.index_url is None else redact(self.index_url),
-            extra_index_urls=tuple(redact(u) for u in self.extra_index_urls),
-            find_links=tuple(redact(u) for u in self.find_links),
-        )
-
-    def fingerprint(self) -> str:
-        """A digest for layer keys: the settings without credentials (a rotated token must not
-        rebuild layers), plus a stat listing of each local find-links folder, so that a
-        rebuilt wheel makes a new key."""
-        shown = self.redacted()
-        data: dict[str, object] = {
-            "indexUrl": shown.index_url,
-            "extraIndexUrls": list(shown.extra_index_urls),
-            "findLinks": [[redact(link), _listing(link)] for link in self.find_links],
-            "noIndex": self.no_index,
-        }
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def local_link_path(link: str) -> str | None:
-    """The folder a find-links entry names on this machine (a path or a `file:` URL), whether
-    or not it exists yet; None for a remote URL."""
-    if "://" in link:
-        parts = urlsplit(link)
-        return unquote(parts.path) if parts.scheme == "file" else None
-    return os.path.expanduser(link)
-
-
-def _local_dir(link: str) -> str | None:
-    path = local_link_path(link)
-    return path if path is not None and os.path.isdir(path) else None
-
-
-def _listing(link: str) -> list[list[object]]:
-    """(name, size, mtime_ns) of each file in a local find-links folder; [] otherwise."""
-    folder = _local_dir(link)
-    if folder is None:
-        return []
-    out: list[list[object]] = []
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                with contextlib.suppress(OSError):
-                    if entry.is_file():
-                        st = entry.stat()
-                        out.append([entry.name, st.st_size, st.st_mtime_ns])
-    except OSError as exc:
-        log.debug("cannot list find-links folder %s: %s", folder, exc)
-    out.sort()
-    return out
 
 
 class Installer(Protocol):
@@ -162,19 +71,42 @@ class Installer(Protocol):
 
 
 @contextlib.contextmanager
-def _constraints_file(constraints: Sequence[str]) -> Iterator[str | None]:
-    if not constraints:
-        yield None
-        return
-    lines = [_check_arg(c.strip(), "constraint") for c in constraints]
-    fd, path = tempfile.mkstemp(prefix="envlayers-constraints-", suffix=".txt")
+def _private_dir() -> Iterator[Path]:
+    """A folder only we can read (0700, from mkdtemp), removed with what it holds."""
+    folder = Path(tempfile.mkdtemp(prefix="envlayers-install-"))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(f"{line}\n" for line in lines))
-        yield path
+        yield folder
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_private(path: Path, lines: Sequence[str]) -> str:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{line}\n" for line in lines))
+    return str(path)
+
+
+def _file_args(
+    folder: Path, requirements: Sequence[str], constraints: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """`(flags, plain requirements)`: constraints go in a file; so do requirements whose URL
+    carries credentials (revealed only there, in a file only we can read)."""
+    flags: list[str] = []
+    lines = [check_arg(c.strip(), "constraint") for c in constraints]
+    if lines:
+        flags += ["--constraint", _write_private(folder / "constraints.txt", lines)]
+    plain: list[str] = []
+    secret: list[str] = []
+    for r in requirements:
+        full = reveal(r)
+        if full == r:
+            plain.append(r)
+        else:
+            secret.append(full)
+    if secret:
+        flags += ["--requirement", _write_private(folder / "requirements.txt", secret)]
+    return flags, plain
 
 
 def _tail(result: proc.ProcResult) -> str:
@@ -195,8 +127,8 @@ class _Base:
     def _reinstall_flag(self) -> str:
         raise NotImplementedError
 
-    def _env(self) -> dict[str, str]:
-        return proc.child_env()
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return proc.child_env(extra)
 
     def _local_refresh(self, index: IndexSettings) -> list[str]:
         return []
@@ -215,24 +147,25 @@ class _Base:
         on_line: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
-        reqs = [_check_arg(r, "requirement") for r in requirements]
-        edits = [_check_arg(e, "editable") for e in editables]
+        reqs = [check_arg(r, "requirement") for r in requirements]
+        edits = [check_arg(e, "editable") for e in editables]
         if not reqs and not edits:
             return
-        _check_arg(python, "interpreter")
-        with _constraints_file(constraints) as cfile:
-            cmd = [*self._install_cmd(python), *index.args(self.name), *self._local_refresh(index)]
+        check_arg(python, "interpreter")
+        index_args, index_env = index.for_installer(self.name)
+        with _private_dir() as folder:
+            files, plain = _file_args(folder, reqs, constraints)
+            cmd = [*self._install_cmd(python), *index_args, *self._local_refresh(index)]
             if no_deps:
                 cmd.append("--no-deps")
             if reinstall:
                 cmd.append(self._reinstall_flag())
-            if cfile is not None:
-                cmd += ["--constraint", cfile]
+            cmd += files
             for e in edits:
                 cmd += ["--editable", e]
-            cmd += reqs
+            cmd += plain
             what = f"{self.name} could not install {', '.join([*reqs, *edits])}"
-            self._run(cmd, what=what, cwd=cwd, on_line=on_line, cancel=cancel)
+            self._run(cmd, what=what, cwd=cwd, on_line=on_line, cancel=cancel, env=index_env)
 
     def uninstall(
         self,
@@ -242,10 +175,10 @@ class _Base:
         on_line: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> None:
-        items = [_check_arg(n, "package name") for n in names]
+        items = [check_arg(n, "package name") for n in names]
         if not items:
             return
-        _check_arg(python, "interpreter")
+        check_arg(python, "interpreter")
         cmd = [*self._uninstall_cmd(python), *items]
         what = f"{self.name} could not uninstall {', '.join(items)}"
         self._run(cmd, what=what, cwd=None, on_line=on_line, cancel=cancel)
@@ -258,8 +191,10 @@ class _Base:
         cwd: Path | None,
         on_line: Callable[[str], None] | None,
         cancel: CancelToken | None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        result = proc.run(cmd, env=self._env(), cwd=cwd, on_line=on_line, cancel=cancel)
+        full = self._env(env)
+        result = proc.run(cmd, env=full, cwd=cwd, on_line=on_line, cancel=cancel)
         if result.returncode != 0:
             raise InstallFailed(result.cmd, result.returncode, _tail(result), what=redact(what))
 
@@ -301,9 +236,9 @@ class PipInstaller(_Base):
     def _reinstall_flag(self) -> str:
         return "--force-reinstall"
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         # We decode the child's output as UTF-8; say so, so pip does not pick the locale's.
-        return proc.child_env({"PYTHONIOENCODING": "utf-8"})
+        return proc.child_env({"PYTHONIOENCODING": "utf-8", **(extra or {})})
 
 
 class UvInstaller(_Base):
@@ -336,7 +271,7 @@ class UvInstaller(_Base):
             return []
         names: set[str] = set()
         for link in index.find_links:
-            for entry in _listing(link):
+            for entry in link_listing(link):
                 name = str(entry[0])
                 with contextlib.suppress(ValueError):
                     if name.endswith(".whl"):

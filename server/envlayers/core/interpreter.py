@@ -8,7 +8,13 @@ against a request, no process) and `pyrequest` (reading a request's text).
 from __future__ import annotations
 
 from envlayers.core.discovery import find_interpreter
-from envlayers.core.probe import InterpreterInfo, clear_probe_cache, executable_identity, probe
+from envlayers.core.probe import (
+    InterpreterInfo,
+    clear_probe_cache,
+    executable_identity,
+    probe,
+    remember_interpreter,
+)
 from envlayers.core.pyrequest import MIN_PYTHON
 from envlayers.core.venv_match import venv_python_matches
 
@@ -19,5 +25,6 @@ __all__ = [
     "executable_identity",
     "find_interpreter",
     "probe",
+    "remember_interpreter",
     "venv_python_matches",
 ]

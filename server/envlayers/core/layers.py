@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Seconds between two recorded uses of a layer (see `LayerCache.touch`).
+_TOUCH_EVERY = 3600.0
 LAYER_META = "envlayers-layer.json"
 _KEY_RE = re.compile(r"^[0-9a-f]{24}$")
 _LOCK_TIMEOUT = 3600.0
@@ -190,9 +193,15 @@ class LayerCache:
         return None
 
     def touch(self, layer: Layer) -> None:
-        """Record a use: only the metadata file's times change, never the layer's content."""
+        """Record a use: only the metadata file's times change, never the layer's content.
+
+        At most once an hour (ages are counted in days): each touch changes a stat that the
+        CLI's stored reports watch, so touching on every use would void them all.
+        """
+        meta = layer.path / LAYER_META
         with contextlib.suppress(OSError):
-            os.utime(layer.path / LAYER_META)
+            if time.time() - os.stat(meta).st_mtime >= _TOUCH_EVERY:
+                os.utime(meta)
 
     # -- build --------------------------------------------------------------------------
     def ensure(
@@ -284,7 +293,7 @@ class LayerCache:
         try:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            _venv.create_venv(tmp, base.base_executable)
+            _venv.create_venv(tmp, base.base_executable, base=base)
             constraints = _preference_constraints(preferences, requirements, editables)
             install = partial(
                 installer.install,

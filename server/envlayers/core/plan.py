@@ -80,7 +80,8 @@ def make_plan(options: Options, project: Project, *, layers: bool = True) -> Pla
         base=base,
         layers=specs,
         name=name,
-        request=_redacted_request(options),
+        # What the composition is, not how this call ran (--no-sync, --refresh).
+        request=_redacted_request(replace(options, no_sync=False, refresh=False)),
         memo_key=options.to_json(),
         input_paths=_input_paths(project, options, specs, base.index),
         refresh=options.refresh,
@@ -105,7 +106,7 @@ def _base_plan(project: Project, options: Options) -> BasePlan:
         extra_index_urls=(*s.extra_index_urls, *options.extra_index_urls),
         find_links=tuple(abs_link(project.root, f) for f in (*s.find_links, *options.find_links)),
         no_index=s.no_index if options.no_index is None else options.no_index,
-    )
+    ).concealed()
     return BasePlan(
         project=project,
         prefix=venv_prefix(project),

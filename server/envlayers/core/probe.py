@@ -14,8 +14,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,16 @@ from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InterpreterNotFound
 from envlayers.core.fsutil import atomic_write_text
 from envlayers.core.paths import CacheLayout, ensure_cache_dir
+from envlayers.core.pyinfo import InterpreterInfo
+from envlayers.core.venvfiles import WRITER_KEY, direct_layout, read_pyvenv_cfg
 
-__all__ = ["InterpreterInfo", "clear_probe_cache", "executable_identity", "probe"]
+__all__ = [
+    "InterpreterInfo",
+    "clear_probe_cache",
+    "executable_identity",
+    "probe",
+    "remember_interpreter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,84 +40,6 @@ _PROBE_MARKER = "ENVLAYERS-PROBE:"
 PROBE_TIMEOUT = 60.0
 # Bump when InterpreterInfo's JSON changes shape; the probe script's own hash is in the key too.
 _CACHE_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class InterpreterInfo:
-    executable: str
-    base_executable: str
-    version: str
-    version_info: tuple[int, int, int]
-    implementation: str
-    prefix: str
-    base_prefix: str
-    is_venv: bool
-    purelib: str
-    platlib: str
-    scripts: str
-    site_packages: tuple[str, ...]
-    stdlib: tuple[str, ...]
-    marker_env: Mapping[str, str] = field(hash=False)
-    identity: str
-    include_system_site_packages: bool
-
-    @property
-    def major_minor(self) -> str:
-        return f"{self.version_info[0]}.{self.version_info[1]}"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "executable": self.executable,
-            "baseExecutable": self.base_executable,
-            "version": self.version,
-            "versionInfo": list(self.version_info),
-            "implementation": self.implementation,
-            "prefix": self.prefix,
-            "basePrefix": self.base_prefix,
-            "isVenv": self.is_venv,
-            "purelib": self.purelib,
-            "platlib": self.platlib,
-            "scripts": self.scripts,
-            "sitePackages": list(self.site_packages),
-            "stdlib": list(self.stdlib),
-            "markerEnv": dict(self.marker_env),
-            "identity": self.identity,
-            "includeSystemSitePackages": self.include_system_site_packages,
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> InterpreterInfo:
-        """Inverse of `to_json`; raises `ValueError` on a malformed mapping."""
-        try:
-            vi = [int(x) for x in d["versionInfo"]]
-            if len(vi) != 3:
-                raise ValueError(f"versionInfo must have 3 parts, not {vi!r}")
-            return cls(
-                executable=_str(d["executable"]),
-                base_executable=_str(d["baseExecutable"]),
-                version=_str(d["version"]),
-                version_info=(vi[0], vi[1], vi[2]),
-                implementation=_str(d["implementation"]),
-                prefix=_str(d["prefix"]),
-                base_prefix=_str(d["basePrefix"]),
-                is_venv=bool(d["isVenv"]),
-                purelib=_str(d["purelib"]),
-                platlib=_str(d["platlib"]),
-                scripts=_str(d["scripts"]),
-                site_packages=tuple(_str(x) for x in d["sitePackages"]),
-                stdlib=tuple(_str(x) for x in d["stdlib"]),
-                marker_env={_str(k): _str(v) for k, v in dict(d["markerEnv"]).items()},
-                identity=_str(d["identity"]),
-                include_system_site_packages=bool(d["includeSystemSitePackages"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed interpreter info: {exc!r}") from exc
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- identity
@@ -150,6 +79,7 @@ def clear_probe_cache() -> None:
     """Forget the in-memory probes (the disk cache stays; it is keyed by identity)."""
     with _memory_lock:
         _memory.clear()
+        _templates.clear()
 
 
 def _script_digest() -> str:
@@ -186,11 +116,63 @@ def probe(executable: str | Path, *, cache_dir: Path | None = None) -> Interpret
     disk = _disk_path(exe, identity, cache_dir)
     info = _read_disk(disk)
     if info is None:
-        info = _run_probe(exe, identity)
+        info = _written_venv(exe, identity) or _run_probe(exe, identity)
         _write_disk(disk, info, cache_dir)
     with _memory_lock:
         _memory[(exe, identity)] = info
     return info
+
+
+# realpath of an interpreter -> (its stat, a probe of it or of a venv of it): what a venv that
+# `venv.create_venv` wrote for it is described from, without running the venv's python.
+_templates: dict[str, tuple[str, InterpreterInfo]] = {}
+
+
+def remember_interpreter(info: InterpreterInfo) -> None:
+    """Keep `info` as the description of `info.base_executable` for the venvs written for it."""
+    with contextlib.suppress(OSError):
+        part = _stat_part(info.base_executable)
+        with _memory_lock:
+            _templates[info.base_executable] = (part, info)
+
+
+def _written_venv(exe: str, identity: str) -> InterpreterInfo | None:
+    """The probe of a venv our direct writer made, from its interpreter's, or None."""
+    prefix = os.path.dirname(os.path.dirname(exe))
+    if os.path.realpath(prefix) != prefix or os.path.basename(exe) != "python":
+        return None  # a path through links: let the interpreter say what its prefix is
+    cfg = read_pyvenv_cfg(Path(prefix))
+    base = cfg.get("base-executable", "")
+    if not cfg.get(WRITER_KEY) or os.path.realpath(exe) != base:
+        return None
+    with _memory_lock:
+        known = _templates.get(base)
+    try:
+        if known is None or _stat_part(base) != known[0]:
+            return None
+    except OSError:
+        return None
+    template = known[1]
+    layout = direct_layout(template)
+    if layout is None or layout.get("lib64") or cfg.get("version") != template.version:
+        return None
+    site = os.path.join(prefix, str(layout["site"]))
+    if not os.path.isdir(site):
+        return None
+    log.debug("described %s from its interpreter %s", exe, base)
+    return replace(
+        template,
+        executable=exe,
+        base_executable=base,
+        prefix=prefix,
+        is_venv=True,
+        purelib=site,
+        platlib=site,
+        scripts=os.path.join(prefix, "bin"),
+        site_packages=(site,),
+        identity=identity,
+        include_system_site_packages=cfg.get("include-system-site-packages") == "true",
+    )
 
 
 def _read_disk(path: Path) -> InterpreterInfo | None:

@@ -10,6 +10,7 @@ from packaging.requirements import InvalidRequirement as _PackagingInvalidRequir
 from packaging.requirements import Requirement
 
 from envlayers.core.errors import InvalidRequirement
+from envlayers.core.redact import conceal
 
 __all__ = ["Request", "editable_request", "parse_request"]
 
@@ -27,6 +28,7 @@ class Request:
 
 def parse_request(text: str, *, file: str | None = None, line: int | None = None) -> Request:
     """Parse a requirement string; InvalidRequirement (with file and line) on anything else."""
+    text = conceal(text)  # a direct URL's credentials stop here (see core.redact)
     stripped = text.strip()
     reason = ""
     if not stripped:

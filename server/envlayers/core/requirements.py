@@ -102,14 +102,18 @@ def _requirement_line(content: str, span: Span) -> ReqItem:
     try:
         parse_requirement(item)
     except InvalidRequirement as exc:
+        # The file may be anything (a netrc, a key): its content is never echoed.
+        where: dict[str, Any] = {"file": span.file, "line": span.line, "column": span.column}
         if re.search(r"\s--?[A-Za-z]", content):
             raise InvalidInput(
-                f"per-requirement options (such as --hash) are not supported: {content!r}",
-                file=span.file,
-                line=span.line,
-                column=span.column,
+                "per-requirement options (such as --hash) are not supported", **where
             ) from exc
-        raise
+        quoted = any(w in exc.reason for w in content.split() if len(w) > 3)
+        raise InvalidInput(
+            f"not a requirement ({'does not parse' if quoted else exc.reason}); a requirements "
+            "file holds requirements, -r FILE and -e PATH lines",
+            **where,
+        ) from exc
     return item
 
 
@@ -144,8 +148,10 @@ class _Reader:
                 raise InvalidInput(f"only local paths are supported for -e, not {arg!r}", **where)
             self.editables.append(os.path.normpath(path.parent / os.path.expanduser(arg)))
         else:
+            named = re.match(r"--[A-Za-z][A-Za-z0-9-]*|-[A-Za-z]", content)
             raise InvalidInput(
-                f"unsupported option in requirements file: {content!r} "
+                "unsupported option in requirements file: "
+                f"{named[0] if named else content[:1]!r} "
                 "(only requirements, -r FILE and -e PATH are allowed)",
                 **where,
             )

@@ -1,20 +1,44 @@
-"""Create and inspect virtual environments; virtualenv does the creating (imported lazily)."""
+"""Create and inspect virtual environments.
+
+A venv is a `pyvenv.cfg`, links to the interpreter and empty site dirs: `create_venv()` writes
+those itself from the interpreter's probe (a few file operations, no process once the probe is
+cached). virtualenv (imported lazily: its import alone takes about 0.3 s) is kept for what only
+it does: an interpreter the direct writer does not know how to lay out (not CPython, or
+Windows without the stdlib's venv launcher) or a request that is not a path.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
-import tempfile
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from envlayers.core.errors import InterpreterNotFound, InvalidInput, OperationFailed
+from envlayers.core.errors import EnvlayersError, InterpreterNotFound, OperationFailed
+from envlayers.core.fsutil import remove_tree
 from envlayers.core.proc import child_env
+from envlayers.core.venvfiles import (
+    WRITER_KEY,
+    WRITER_LAYOUT,
+    check_entries,
+    direct_layout,
+    is_threaded,
+    read_pyvenv_cfg,
+    site_packages,
+    venv_python,
+    venv_scripts,
+    write_pyvenv_cfg,
+)
+
+if TYPE_CHECKING:
+    from envlayers.core.pyinfo import InterpreterInfo
 
 __all__ = [
+    "WRITER_KEY",
     "create_venv",
+    "direct_layout",
     "read_pyvenv_cfg",
     "site_packages",
     "venv_python",
@@ -24,91 +48,122 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_WINDOWS = sys.platform == "win32"
 
-
-def venv_scripts(prefix: Path) -> Path:
-    return prefix / ("Scripts" if _WINDOWS else "bin")
-
-
-def venv_python(prefix: Path) -> Path:
-    return venv_scripts(prefix) / ("python.exe" if _WINDOWS else "python")
-
-
-def site_packages(prefix: Path, version_info: tuple[int, int] | tuple[int, int, int]) -> Path:
-    if _WINDOWS:
-        return prefix / "Lib" / "site-packages"
-    major, minor = version_info[0], version_info[1]
-    lib = prefix / "lib" / f"python{major}.{minor}"
-    threaded = prefix / "lib" / f"python{major}.{minor}t"
-    # A free-threaded build lays its env out under pythonX.Yt.
-    if not lib.is_dir() and threaded.is_dir():
-        lib = threaded
-    return lib / "site-packages"
-
-
-def read_pyvenv_cfg(prefix: Path) -> dict[str, str]:
-    """The `key = value` pairs of `<prefix>/pyvenv.cfg` (keys lower-cased, as `site` reads them)."""
-    try:
-        text = (prefix / "pyvenv.cfg").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except OSError as exc:
-        log.debug("cannot read %s: %s", prefix / "pyvenv.cfg", exc)
-        return {}
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip():
-            values[key.strip().lower()] = value.strip()
-    return values
-
-
-def write_pyvenv_cfg(prefix: Path, values: Mapping[str, str]) -> None:
-    """Update or add `values` in `<prefix>/pyvenv.cfg`, keeping the other lines and their order."""
-    for key, value in values.items():
-        if not key.strip() or "=" in key or any(c in f"{key}{value}" for c in "\r\n"):
-            raise InvalidInput(f"invalid pyvenv.cfg entry {key!r} = {value!r}")
-    path = prefix / "pyvenv.cfg"
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        lines = []
-    except OSError as exc:
-        raise OperationFailed(f"cannot read {path}: {exc}") from exc
-    wanted = {k.strip().lower(): (k.strip(), v) for k, v in values.items()}
-    out: list[str] = []
-    for line in lines:
-        key, sep, _ = line.partition("=")
-        norm = key.strip().lower()
-        if sep and norm in wanted:
-            name, value = wanted.pop(norm)
-            out.append(f"{name} = {value}")
-        else:
-            out.append(line)
-    out.extend(f"{name} = {value}" for name, value in wanted.values())
-    _atomic_write(path, "".join(f"{line}\n" for line in out))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OperationFailed(f"cannot write {path}: {exc}") from exc
+def _looks_like_path(python: str) -> bool:
+    return os.sep in python or (os.altsep is not None and os.altsep in python)
 
 
 def create_venv(
-    dest: Path, python: str, *, system_site_packages: bool = False, clear: bool = False
+    dest: Path,
+    python: str,
+    *,
+    system_site_packages: bool = False,
+    clear: bool = False,
+    base: InterpreterInfo | None = None,
+    extra_cfg: Mapping[str, str] | None = None,
 ) -> None:
-    """Create a seedless venv at `dest` for the interpreter `python` (a path or a request)."""
-    looks_like_path = os.sep in python or (os.altsep is not None and os.altsep in python)
-    if looks_like_path and not os.path.exists(python):
+    """Create a seedless venv at `dest` for the interpreter `python` (a path or a request).
+
+    `base` is the probe of `python` or of a venv made from it, when the caller has one (then
+    nothing is probed); `extra_cfg` adds keys to the new `pyvenv.cfg`.
+    """
+    extra = dict(extra_cfg or {})
+    check_entries(extra)
+    if _looks_like_path(python) and not os.path.exists(python):
         raise InterpreterNotFound(python, "the file does not exist")
+    if clear:
+        remove_tree(dest)
+    info = base
+    if info is None and _looks_like_path(python):
+        from envlayers.core.probe import probe
+
+        try:
+            info = probe(python)
+        except EnvlayersError as exc:  # virtualenv may still know what to do with it
+            log.debug("cannot probe %s (%s); creating %s with virtualenv", python, exc, dest)
+    layout = direct_layout(info) if info is not None else None
+    if info is not None and layout is not None:
+        try:
+            _write_direct(dest, info, layout, system_site_packages, extra)
+        except OSError as exc:
+            raise OperationFailed(
+                f"could not create a virtual environment at {dest}: {exc}"
+            ) from exc
+        from envlayers.core.probe import remember_interpreter
+
+        remember_interpreter(info)
+        return
+    _virtualenv(dest, python, system_site_packages=system_site_packages, clear=clear)
+    if extra:
+        write_pyvenv_cfg(dest, extra)
+
+
+# -- the direct writer ------------------------------------------------------------------------
+def _cfg_text(info: InterpreterInfo, system_site_packages: bool, extra: Mapping[str, str]) -> str:
+    exe = info.base_executable
+    values = {
+        # `home` is all CPython itself reads (the folder of the base interpreter).
+        "home": os.path.dirname(exe),
+        "implementation": "CPython",
+        "version_info": info.version,
+        "version": info.version,
+        "executable": exe,
+        "include-system-site-packages": "true" if system_site_packages else "false",
+        "base-prefix": info.base_prefix,
+        "base-executable": exe,
+        WRITER_KEY: WRITER_LAYOUT,
+    }
+    for key, value in extra.items():
+        values.pop(key.strip().lower(), None)
+        values[key.strip()] = value
+    check_entries(values)
+    return "".join(f"{k} = {v}\n" for k, v in values.items())
+
+
+def _link(target: str, link: Path) -> None:
+    if os.path.lexists(link):
+        link.unlink()
+    os.symlink(target, link)
+
+
+def _write_direct(
+    dest: Path,
+    info: InterpreterInfo,
+    layout: Mapping[str, object],
+    system_site_packages: bool,
+    extra: Mapping[str, str],
+) -> None:
+    exe = info.base_executable
+    if not os.path.isfile(exe):
+        raise InterpreterNotFound(exe, "the file does not exist")
+    log.debug("writing venv %s for %s", dest, exe)
+    site = dest / str(layout["site"])
+    site.mkdir(parents=True, exist_ok=True)
+    scripts = venv_scripts(dest)
+    scripts.mkdir(exist_ok=True)
+    launchers = layout.get("launchers")
+    if isinstance(launchers, dict):  # Windows: copies of the launcher, which reads `home`
+        for name, src in launchers.items():
+            shutil.copyfile(src, scripts / name)
+    else:
+        python = scripts / "python"
+        _link(exe, python)
+        names = {f"python{info.version_info[0]}", f"python{info.major_minor}"}
+        names.add(os.path.basename(exe))
+        if is_threaded(info):
+            names.add(f"python{info.major_minor}t")
+        for name in sorted(names - {"python"}):
+            _link("python", scripts / name)
+        if layout.get("lib64") and not os.path.lexists(dest / "lib64"):
+            os.symlink("lib", dest / "lib64")
+    # Last: a folder with a pyvenv.cfg is a venv, so it appears only once the rest is there.
+    cfg = dest / "pyvenv.cfg"
+    with open(cfg, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(_cfg_text(info, system_site_packages, extra))
+
+
+# -- virtualenv -------------------------------------------------------------------------------
+def _virtualenv(dest: Path, python: str, *, system_site_packages: bool, clear: bool) -> None:
     args = [
         os.fspath(dest),
         "--python",

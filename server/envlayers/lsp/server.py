@@ -30,6 +30,7 @@ from envlayers.core.errors import EnvlayersError, InvalidInput
 from envlayers.core.inline import has_block
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import PYPROJECT
+from envlayers.core.redact import scrub_record
 from envlayers.lsp import args as _args
 from envlayers.lsp import scripts as _scripts
 from envlayers.lsp._pygls_compat import (
@@ -649,6 +650,7 @@ def _configure_logging(log_file: str | None, verbose: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(lambda record: not is_expected_error_record(record))
+    handler.addFilter(scrub_record)  # last: credentials never reach the log (core.redact)
     level = logging.DEBUG if verbose else logging.WARNING
     handler.setLevel(level)
     for name in (_pkg, "pygls"):
