@@ -317,12 +317,16 @@ def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
         argv = list(ns.cmd)
         if argv and argv[0] == "--":
             argv = argv[1:]
+        options, argv = _script_run(_options(ns), argv)
         if not argv:
             raise InvalidInput("envlayers run needs a command after --")
-        # No layer options: run in the active composition (and leave it active), like `report`.
-        opts = engine.active_options(Path(ns.project), _options(ns))
-        report = engine.compose(Path(ns.project), opts, on_line=on_line, cancel=cancel)
+        if not options.script:
+            # No layer options: run in the active composition (and leave it active), like `report`.
+            options = engine.active_options(Path(ns.project), options)
+        report = engine.compose(Path(ns.project), options, on_line=on_line, cancel=cancel)
         _stop(progress)
+        if options.script and argv[0] == options.script:
+            argv = [report.interpreter, *argv]  # `envlayers run script.py ARGS`
         return _run(argv, report.env())
     if cmd == "kernel":
         result = engine.install_kernel(
@@ -338,8 +342,10 @@ def _dispatch(ns: argparse.Namespace, progress: Progress | None = None) -> int:
         _print(ns.format, result, _kernel_text)
         return 0
     if cmd == "debug-config":
+        options = _options(ns)
+        program = ns.program or (options.script if not ns.module else None)
         config = engine.debug_configuration(
-            Path(ns.project), _options(ns), program=ns.program, module=ns.module, cwd=Path.cwd()
+            Path(ns.project), options, program=program, module=ns.module, cwd=Path.cwd()
         )
         _print(ns.format, config, _debug_text)
         return 0
@@ -455,6 +461,30 @@ def _removed_text(result: Mapping[str, object]) -> str:
     lines = [f"removed {item}" for item in _strs(result.get("removed"))]
     lines += [f"removed kernelspec {path}" for path in _strs(result.get("kernelspecs"))]
     return "\n".join(lines) or "nothing removed"
+
+
+def _script_run(options: Options, argv: list[str]) -> tuple[Options, list[str]]:
+    """`envlayers run` on a single-file script: `run script.py ARGS` (or `run -- python
+    script.py ARGS`, when the script has a `# /// script` block) runs it in its own
+    composition; `run --script script.py [-- COMMAND]` runs COMMAND (default: the script)
+    there. A `.py` file without a block runs in the project's composition."""
+    from dataclasses import replace
+
+    from envlayers.core.inline import has_block, read_script
+
+    if options.script:
+        return options, argv or [options.script]
+    if argv and argv[0].endswith(".py") and os.path.isfile(argv[0]):
+        return replace(options, script=argv[0]), argv
+    if (
+        len(argv) > 1
+        and os.path.basename(argv[0]).startswith("python")
+        and argv[1].endswith(".py")
+        and os.path.isfile(argv[1])
+        and has_block(read_script(Path(argv[1])))
+    ):
+        return replace(options, script=argv[1]), argv
+    return options, argv
 
 
 def _run(argv: list[str], env_vars: dict[str, str]) -> int:

@@ -48,6 +48,7 @@ class Options:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool | None = None
+    script: str | None = None  # a single-file script (PEP 723) instead of the workspace
 
     def __post_init__(self) -> None:
         # Credentials in URLs stop here: options hold them redacted (see core.redact).

@@ -152,6 +152,17 @@ OPTION_FLAGS: tuple[Flag, ...] = (
     Flag("--profile", "profile", "profile", "str?", scope="env", help="a profile from [tool.envlayers.profiles]"),
     Flag("--no-sync", "noSync", "no_sync", "bool", scope="env", help="do not sync the base first"),
     Flag("--refresh", "refresh", "refresh", "bool", scope="env", help="rebuild the layers", fast=False),
+    # -- single-file scripts (PEP 723) --
+    Flag(
+        "--script",
+        "script",
+        "script",
+        "str?",
+        scope="env",
+        metavar="PATH",
+        fast=False,
+        help="a script with inline metadata (`# /// script`): compose its environment instead",
+    ),
 )  # fmt: skip
 
 

@@ -154,6 +154,7 @@ class EnvironmentChanged(TypedDict):
     """The params of the `envlayers/environmentChanged` notification."""
 
     workspace: str
+    script: NotRequired[str]  # a single-file script's change (its workspace is in the cache)
     report: Report | None
 
 
@@ -199,8 +200,8 @@ _DATACLASSES: dict[str, _Wire] = {
         extra={
             # (position in `to_json`, schema) of keys computed from the fields
             "schemaVersion": (0, {"const": SCHEMA_VERSION}),
-            "pythonPath": (9, {"type": "string"}),
-            "env": (11, {"type": "object", "additionalProperties": {"type": "string"}}),
+            "pythonPath": (10, {"type": "string"}),
+            "env": (12, {"type": "object", "additionalProperties": {"type": "string"}}),
         },
         doc="The report (SPEC 'The report'): `Report.to_json`.",
     ),
@@ -238,6 +239,7 @@ _ORDER_REPORT = (
     # `Report.to_json`'s key order (the dataclass's field order differs)
     "schemaVersion",
     "workspace",
+    "script",
     "name",
     "interpreter",
     "baseInterpreter",

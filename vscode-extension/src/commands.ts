@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { ArgsOf, Profile, Report, ResultOf, ServerCommand } from './protocol';
 import { SERVER_COMMANDS, ServerError } from './protocol';
 import type { Settings } from './settings';
+import { USE_SCRIPT_ENVIRONMENT, useScriptEnvironment } from './scripts';
 import type { ReportStore } from './state';
 import { summarize } from './status';
 import type { TrustGate } from './trust';
@@ -22,6 +23,7 @@ export const UI_COMMANDS = {
   restartServer: 'envlayers.ui.restartServer',
   interpreterPath: 'envlayers.interpreterPath',
   pythonPath: 'envlayers.pythonPath',
+  useScriptEnvironment: USE_SCRIPT_ENVIRONMENT,
 } as const;
 
 export const RECENT_LAYERS_KEY = 'envlayers.recentLayers';
@@ -165,6 +167,7 @@ export class Commands {
       [UI_COMMANDS.restartServer]: () => this.deps.restartServer(),
       [UI_COMMANDS.interpreterPath]: () => this.interpreterPath(),
       [UI_COMMANDS.pythonPath]: () => this.pythonPath(),
+      [UI_COMMANDS.useScriptEnvironment]: () => this.useScript(),
     };
     return ids.map((id) => {
       const handler = table[id];
@@ -378,6 +381,20 @@ export class Commands {
     const n = result.removed.length;
     void vscode.window.showInformationMessage(
       `Env Layers: removed ${n} layer${n === 1 ? '' : 's'}, freed ${formatBytes(result.freedBytes)}.`,
+    );
+  }
+
+  /** "Use Script Environment": the active script's own environment (`scripts.ts`). */
+  useScript(script?: string): Promise<Report | undefined> {
+    return useScriptEnvironment(
+      {
+        execute: (command, args, token) => this.deps.execute(command, args, token),
+        remember: (report) => this.deps.store.set(report),
+        offerInterpreter: (report, workspace) => this.offerInterpreter(report, workspace),
+        requireTrust: (what) => this.deps.trust.require(what),
+        onError: (error) => reportError(this.deps.log, error),
+      },
+      script,
     );
   }
 

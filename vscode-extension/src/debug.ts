@@ -2,6 +2,7 @@
 // server; explicit values in launch.json always win.
 import * as vscode from 'vscode';
 import type { ServerDebugConfiguration } from './protocol';
+import { scriptOfLaunch } from './scripts';
 
 export const DEBUG_TYPE = 'debugpy';
 export const DYNAMIC_CONFIGURATION_NAME = 'Python: current file (envlayers)';
@@ -10,6 +11,7 @@ export const DYNAMIC_CONFIGURATION_NAME = 'Python: current file (envlayers)';
 export type DebugConfigurationSource = (
   folder: vscode.WorkspaceFolder | undefined,
   token: vscode.CancellationToken | undefined,
+  script?: string,
 ) => Promise<ServerDebugConfiguration>;
 
 export function dynamicConfiguration(): vscode.DebugConfiguration {
@@ -67,7 +69,9 @@ export class EnvlayersDebugProvider implements vscode.DebugConfigurationProvider
       return config;
     }
     try {
-      const server = await this.source(folder, token);
+      // A launch of a script with inline metadata (PEP 723) runs in the script's own env.
+      const script = scriptOfLaunch(config);
+      const server = await (script === undefined ? this.source(folder, token) : this.source(folder, token, script));
       return mergeDebugConfiguration(config, server);
     } catch (error) {
       this.onError(error);

@@ -13,6 +13,7 @@ import {
   pythonsOnPath,
 } from './server';
 import { affectsServer, readSettings, serverSettingsView } from './settings';
+import { activeScript } from './scripts';
 import { ReportStore, currentFolder } from './state';
 import { StatusBar } from './status';
 import { TrustGate } from './trust';
@@ -80,15 +81,24 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
     restartServer: () => server.restart(),
   });
   const debugProvider = new EnvlayersDebugProvider(
-    (folder, token) =>
+    (folder, token, script) =>
       server.execute(
         'envlayers.debugConfiguration',
-        { workspace: (folder ?? currentFolder())?.uri.fsPath ?? process.cwd() },
+        {
+          workspace: (folder ?? currentFolder())?.uri.fsPath ?? process.cwd(),
+          ...(script === undefined ? {} : { script }),
+        },
         token,
       ),
     (error) => reportError(log, error),
   );
   const refreshStatus = (): void => {
+    const script = activeScript();
+    status.setScript(script);
+    if (script !== undefined) {
+      status.setReport(store.getScript(script));
+      return;
+    }
     const folder = currentFolder();
     status.setReport(folder === undefined ? undefined : store.get(folder.uri.fsPath));
   };
@@ -112,13 +122,17 @@ export async function activateWith(context: vscode.ExtensionContext, deps: Exten
       }
     }),
     server.onEnvironmentChanged((event) => {
-      if (event.report === null) store.delete(event.workspace);
+      if (event.report === null) store.delete(event.script ?? event.workspace);
       else store.set(event.report);
     }),
     store.onDidChange(refreshStatus),
     // New trust changes what the server may do unasked (auto-sync): give it fresh settings.
     trust.onDidGrant(() => server.scheduleRestart()),
     vscode.window.onDidChangeActiveTextEditor(refreshStatus),
+    // Typing a `# /// script` block (or removing it) changes what the status bar is about.
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      if (event.document === vscode.window.activeTextEditor?.document) refreshStatus();
+    }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('envlayers')) return;
       const next = readSettings();

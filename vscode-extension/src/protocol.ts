@@ -51,6 +51,8 @@ export type ServerDebugConfiguration = DebugConfiguration;
 /** The options every workspace command accepts (camelCase CLI flags). */
 export interface WorkspaceArgs {
   workspace: string;
+  /** A single-file script (PEP 723): its own environment, `workspace` is then ignored. */
+  script?: string;
   with?: string[];
   withRequirements?: string[];
   withEditable?: string[];
@@ -93,7 +95,7 @@ export interface RemoveLayerArgs {
 export interface CommandArgs {
   'envlayers.sync': WorkspaceArgs;
   'envlayers.compose': WorkspaceArgs;
-  'envlayers.report': { workspace: string };
+  'envlayers.report': { workspace: string; script?: string };
   'envlayers.debugConfiguration': DebugArgs;
   'envlayers.installKernel': KernelArgs;
   'envlayers.listLayers': { workspace: string };

@@ -223,7 +223,11 @@ export const connectLanguageClient: Connect = async (plan, log, hooks, extraEnv)
     options: { env: { ...serverEnv(), ...extraEnv } },
   };
   const clientOptions: import('vscode-languageclient/node').LanguageClientOptions = {
-    documentSelector: [{ scheme: 'file', pattern: '**/pyproject.toml' }],
+    // Python files too: the server checks a `# /// script` block (PEP 723) and ignores the rest.
+    documentSelector: [
+      { scheme: 'file', pattern: '**/pyproject.toml' },
+      { scheme: 'file', language: 'python' },
+    ],
     outputChannel: log,
     initializationOptions: hooks.serverSettings(vscode.workspace.getConfiguration().get('envlayers')),
     middleware: {

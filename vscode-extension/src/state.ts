@@ -10,12 +10,15 @@ function norm(p: string): string {
 
 export class ReportStore implements vscode.Disposable {
   private readonly reports = new Map<string, Report>();
+  /** Single-file scripts' reports, by the script's path (never a folder's fallback). */
+  private readonly scripts = new Map<string, Report>();
   private readonly emitter = new vscode.EventEmitter<Report | undefined>();
   readonly onDidChange: vscode.Event<Report | undefined> = this.emitter.event;
 
   /** Records a report; `folder` is the folder it was asked for when it differs from the project. */
   set(report: Report, folder?: string): void {
     this.reports.set(norm(report.workspace), report);
+    if (report.script !== null && report.script !== undefined) this.scripts.set(norm(report.script), report);
     if (folder !== undefined) {
       this.reports.set(norm(folder), report);
     }
@@ -25,9 +28,10 @@ export class ReportStore implements vscode.Disposable {
   /** Forgets a workspace's report (the server could not compute one). */
   delete(workspace: string): void {
     const key = norm(workspace);
-    const old = this.reports.get(key);
+    const old = this.reports.get(key) ?? this.scripts.get(key);
     if (old === undefined) return;
     for (const [k, v] of [...this.reports]) if (v === old) this.reports.delete(k);
+    for (const [k, v] of [...this.scripts]) if (v === old) this.scripts.delete(k);
     this.emitter.fire(undefined);
   }
 
@@ -48,6 +52,11 @@ export class ReportStore implements vscode.Disposable {
       }
     }
     return best;
+  }
+
+  /** The report of a single-file script, by its path (exact: a script is not its project). */
+  getScript(script: string): Report | undefined {
+    return this.scripts.get(norm(script));
   }
 
   all(): Report[] {

@@ -8,6 +8,7 @@ export type ServerState = 'starting' | 'running' | 'failed' | 'stopped';
 
 export const SHOW_REPORT = 'envlayers.ui.showReport';
 export const RESTART_SERVER = 'envlayers.ui.restartServer';
+export const USE_SCRIPT = 'envlayers.ui.useScriptEnvironment';
 
 export interface StatusView {
   readonly text: string;
@@ -49,8 +50,40 @@ export function problems(report: Report): string[] {
   return out;
 }
 
+/** Pure: the status bar for a single-file script (PEP 723) that is the active editor. */
+export function describeScriptStatus(script: string, report: Report | undefined): StatusView {
+  const file = path.basename(script);
+  if (report === undefined) {
+    return {
+      text: `$(layers) ${file}: no environment`,
+      tooltip: `Env Layers: ${file} has inline metadata (a \`# /// script\` block) but no environment yet.\nClick to compose it (Use Script Environment).`,
+      look: 'normal',
+      command: USE_SCRIPT,
+    };
+  }
+  const n = report.layers.length;
+  const stack = n === 0 ? 'no dependencies' : `${n} layer${n === 1 ? '' : 's'}`;
+  const issues = report.conflicts.length > 0 ? [`${report.conflicts.length} version conflict(s) between layers`] : [];
+  return {
+    text: `${issues.length > 0 ? '$(warning)' : '$(layers)'} ${file}: ${stack}`,
+    tooltip: [
+      `Env Layers: the environment of the script ${script}`,
+      `Python ${report.pythonVersion}: ${report.interpreter}`,
+      ...issues.map((p) => `Warning: ${p}`),
+      'Click to compose it again and use it as the interpreter.',
+    ].join('\n'),
+    look: issues.length > 0 ? 'warning' : 'normal',
+    command: USE_SCRIPT,
+  };
+}
+
 /** Pure: what the status bar shows; `installer` is the server's installer line, once running. */
-export function describeStatus(state: ServerState, report: Report | undefined, installer?: string): StatusView {
+export function describeStatus(
+  state: ServerState,
+  report: Report | undefined,
+  installer?: string,
+  script?: string,
+): StatusView {
   if (state === 'starting') {
     return {
       text: '$(sync~spin) Env Layers',
@@ -67,6 +100,7 @@ export function describeStatus(state: ServerState, report: Report | undefined, i
       command: RESTART_SERVER,
     };
   }
+  if (script !== undefined) return describeScriptStatus(script, report);
   const installerLines = installer === undefined ? [] : [installer];
   if (report === undefined) {
     return {
@@ -97,6 +131,7 @@ export class StatusBar implements vscode.Disposable {
   private state: ServerState = 'starting';
   private report: Report | undefined;
   private installer: string | undefined;
+  private script: string | undefined;
 
   constructor(private enabled: boolean) {
     this.item = vscode.window.createStatusBarItem('envlayers.status', vscode.StatusBarAlignment.Left, 50);
@@ -119,6 +154,12 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The active editor's script with inline metadata (its report is then the script's). */
+  setScript(script: string | undefined): void {
+    this.script = script;
+    this.render();
+  }
+
   /** The installer line of the tooltip ("Installer: uv (/usr/bin/uv, from the PATH)..."). */
   setInstaller(summary: string | undefined): void {
     this.installer = summary;
@@ -126,7 +167,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   current(): StatusView {
-    return describeStatus(this.state, this.report, this.installer);
+    return describeStatus(this.state, this.report, this.installer, this.script);
   }
 
   private render(): void {

@@ -14,6 +14,7 @@ export function sampleReport(overrides: Partial<Report> = {}): Report {
   return {
     schemaVersion: 1,
     workspace: WS,
+    script: null,
     name: 'with-1a2b3c4d',
     interpreter: path.join(composed, 'bin', 'python'),
     baseInterpreter: path.join(WS, '.venv', 'bin', 'python'),

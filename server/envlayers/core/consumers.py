@@ -74,7 +74,8 @@ def debug_configuration(
         "request": "launch",
         "name": f"Python: envlayers ({label})",
         "python": report.interpreter,
-        "cwd": report.workspace,
+        # A script's workspace is its folder in the cache: it runs beside its own file.
+        "cwd": os.path.dirname(report.script) if report.script else report.workspace,
         "env": launch_env(report.virtual_env, report.path_prefix),  # PATH: `${env:PATH}`
         "justMyCode": True,
         "console": "integratedTerminal",

@@ -8,20 +8,22 @@ Each stage is its own module and knows nothing of the others; only this one sees
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from envlayers.config import Options
-from envlayers.core import cacheadmin, consumers
+from envlayers.core import cacheadmin, consumers, scriptenv
 from envlayers.core.active import activate, refresh_active
 from envlayers.core.assemble import assemble_report
 from envlayers.core.base import probe_base, sync_base, sync_info
 from envlayers.core.fastpath import stat_all
+from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.kernelspecs import carry_kernelspecs
 from envlayers.core.layers import LayerCache
 from envlayers.core.leases import LeaseSet
 from envlayers.core.memo import ProjectMemo, ReportMemo, remember, watch_paths
 from envlayers.core.paths import CacheLayout
-from envlayers.core.plan import make_plan, venv_prefix
+from envlayers.core.plan import Plan, make_plan, venv_prefix
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import Project
 from envlayers.core.report import Report, SyncInfo
@@ -85,9 +87,24 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> Report:
+        if options.script:
+            return self._compose_script(Path(options.script), options, on_line, cancel)
         root = resolve_workspace(workspace)
         member = resolve_member(workspace, root)
         plan = make_plan(options, self.project(root), member=member)  # validate input first
+        return self._compose(root, plan, on_line=on_line, cancel=cancel)
+
+    def _compose(
+        self,
+        root: Path,
+        plan: Plan,
+        *,
+        on_line: LineSink | None,
+        cancel: CancelToken | None,
+        late: Callable[[InterpreterInfo], Plan] | None = None,
+    ) -> Report:
+        """Stages 1-4 under the workspace lock; `late` completes the plan once the base is
+        known (a script's layer, which a lock pins for that interpreter)."""
         layout = self.layout
         with workspace_lock(root):
             before = stat_all(plan.input_paths or [])
@@ -95,6 +112,8 @@ class Engine:
             if not plan.no_sync:
                 sync = sync_base(plan.base, layout, on_line=on_line, cancel=cancel)
             base = probe_base(plan.base, layout)
+            if late is not None:
+                plan = late(base)
             # Leases keep prune/remove off the layers until the composition is registered.
             with LeaseSet(layout.layers) as leases:
                 stack = ensure_stack(
@@ -120,8 +139,38 @@ class Engine:
                 )
             reused = {layer.key: layer.reused for layer in stack.layers}
             report = self._assemble(plan.base.project, sync=sync, reused=reused)
-            remember("env", plan, report, before)
+            if late is None:
+                remember("env", plan, report, before)
             return report
+
+    def _compose_script(
+        self,
+        script: Path,
+        options: Options,
+        on_line: LineSink | None,
+        cancel: CancelToken | None,
+    ) -> Report:
+        """A PEP 723 script's composition (`core.scriptenv`); without a block, the
+        surrounding project's."""
+        target = scriptenv.load_target(script, self.layout)
+        if target is None:
+            project = scriptenv.project_of(script)
+            return self.compose(
+                project, replace(options, script=None), on_line=on_line, cancel=cancel
+            )
+        plan = make_plan(scriptenv.script_options(options, target.script), target.project)
+        index = plan.base.index
+
+        def late(base: InterpreterInfo) -> Plan:
+            layer = scriptenv.script_layer(
+                target, base, index, frozen=options.frozen, on_line=on_line, cancel=cancel
+            )
+            return scriptenv.script_plan(plan, layer)
+
+        scriptenv.remember_script(target)
+        with scriptenv.script_errors(target):
+            report = self._compose(target.root, plan, on_line=on_line, cancel=cancel, late=late)
+        return scriptenv.script_report(report, target)
 
     def _assemble(
         self, project: Project, *, sync: SyncInfo | None, reused: dict[str, bool] | None = None
@@ -134,12 +183,19 @@ class Engine:
         return sync_info(project, venv_prefix(project), self.layout).state
 
     # -- the report ---------------------------------------------------------------------
-    def report(self, workspace: Path) -> Report:
+    def report(self, workspace: Path, *, script: Path | None = None) -> Report:
         """The active composition's report: no installer, no process (probes are cached).
 
         Memoised per workspace until one of the files it was computed from changes (a few
         `stat` calls decide), so an editor asking on every start or keystroke pays microseconds.
+        With `script`, that script's composition (a script without a block: its project's).
         """
+        if script is not None:
+            target = scriptenv.load_target(script, self.layout)
+            if target is None:
+                return self.report(scriptenv.project_of(script))
+            report = self._assemble(target.project, sync=None)
+            return scriptenv.script_report(report, target)
         root = resolve_workspace(workspace)
         fresh = self._reports.fresh(root)
         if fresh is not None:
@@ -171,7 +227,7 @@ class Engine:
     ) -> dict[str, object]:
         report = (
             self.compose(workspace, options)
-            if options is not None and options.has_layers
+            if options is not None and (options.has_layers or options.script)
             else self.report(workspace)
         )
         return consumers.debug_configuration(report, program=program, module=module, cwd=cwd)
@@ -191,9 +247,12 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> dict[str, object]:
+        script = options.script if options is not None else None
         return consumers.install_kernel(
             self,
-            resolve_workspace(workspace),
+            scriptenv.compositions_root(Path(script), self.layout)
+            if script
+            else resolve_workspace(workspace),
             options or Options(),
             name=name,
             display_name=display_name,

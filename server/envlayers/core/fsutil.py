@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from envlayers.core.owned import Kind, check_inside, check_removable, mark
@@ -28,6 +28,7 @@ __all__ = [
     "dir_size",
     "discard",
     "make_dir",
+    "private_tempdir",
     "read_json",
     "remove_file",
     "remove_tree",
@@ -155,6 +156,18 @@ def discard(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path]) -
         remove_tree(path, kind=kind, roots=roots)
     except Exception as exc:  # OperationFailed (not provably ours) or an OSError
         log.debug("left %s in place: %s", path, exc)
+
+
+@contextlib.contextmanager
+def private_tempdir(prefix: str) -> Iterator[Path]:
+    """A temporary folder only we can read (0700, from `mkdtemp`), marked as ours, removed with
+    what it holds on the way out."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        mark(folder, "build")
+        yield folder
+    finally:
+        discard(folder, kind="build", roots=[folder.parent])
 
 
 def remove_file(path: Path, *, roots: Sequence[Path]) -> None:

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,9 +20,8 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
-from envlayers.core.fsutil import discard
+from envlayers.core.fsutil import private_tempdir
 from envlayers.core.index import IndexSettings, check_arg, link_listing, local_link_path
-from envlayers.core.owned import mark
 from envlayers.core.proc import CancelToken, redact
 from envlayers.core.redact import reveal
 
@@ -75,12 +73,8 @@ class Installer(Protocol):
 @contextlib.contextmanager
 def _private_dir() -> Iterator[Path]:
     """A folder only we can read (0700, from mkdtemp), removed with what it holds."""
-    folder = Path(tempfile.mkdtemp(prefix="envlayers-install-"))
-    mark(folder, "build")
-    try:
+    with private_tempdir("envlayers-install-") as folder:
         yield folder
-    finally:
-        discard(folder, kind="build", roots=[folder.parent])
 
 
 def _write_private(path: Path, lines: Sequence[str]) -> str:

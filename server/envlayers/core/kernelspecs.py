@@ -44,6 +44,8 @@ _FALSY = ("no", "n", "false", "off", "0", "0.0")
 def kernel_name(report: Report) -> str:
     """The default kernel name: `envlayers-<workspace folder>-<composition>` (Jupyter's charset)."""
     folder = os.path.basename(report.workspace.rstrip("/\\")) or "workspace"
+    if report.script:  # a script's folder is a hash in the cache: name it after the script
+        folder = os.path.splitext(os.path.basename(report.script))[0] or "script"
     raw = f"envlayers-{folder}-{report.name or 'base'}".lower()
     return re.sub(r"[^a-z0-9._-]+", "-", raw).strip("-.")[:128]
 

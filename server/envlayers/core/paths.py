@@ -76,6 +76,11 @@ class CacheLayout:
     def compositions(self) -> Path:
         return self.root / "compositions" / "v1"
 
+    @property
+    def scripts(self) -> Path:
+        """Single-file scripts' stand-in workspaces (`core.scriptenv`)."""
+        return self.root / "scripts" / "v1"
+
     def ensure(self) -> Path:
         """The root, created with its `CACHEDIR.TAG`."""
         return ensure_cache_dir(self.root)

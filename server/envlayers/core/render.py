@@ -141,6 +141,8 @@ def text_lines(data: Mapping[str, object]) -> str:
         f"python:       {data.get('pythonVersion')}",
         f"base:         {data.get('baseInterpreter')} ({sync.get('state')})",
     ]
+    if data.get("script"):
+        lines.insert(0, f"script:       {data.get('script')}")
     lines += _layer_lines(data.get("layers"))
     if satisfied := _strs(data.get("satisfiedByBase")):
         lines.append("satisfied by the base: " + ", ".join(satisfied))

@@ -48,6 +48,7 @@ class Report:
     sync: SyncInfo
     name: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    script: str | None = None  # the single-file script (PEP 723) this composition is for
 
     @property
     def python_path(self) -> str:
@@ -61,6 +62,7 @@ class Report:
         return {
             "schemaVersion": SCHEMA_VERSION,
             "workspace": self.workspace,
+            "script": self.script,
             "name": self.name,
             "interpreter": self.interpreter,
             "baseInterpreter": self.base_interpreter,
@@ -90,6 +92,7 @@ class Report:
             return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
 
         name = data.get("name")
+        script = data.get("script")
         return cls(
             workspace=str(data.get("workspace", "")),
             interpreter=str(data.get("interpreter", "")),
@@ -109,6 +112,7 @@ class Report:
             ),
             name=name if isinstance(name, str) else None,
             warnings=strs(data.get("warnings")),
+            script=script if isinstance(script, str) else None,
         )
 
     def pyright_settings(self) -> dict[str, object]:

@@ -20,7 +20,7 @@ __all__ = [
 
 # Keys that each layer-cache command accepts (the others take Options too).
 ONLY: dict[str, frozenset[str]] = {
-    "envlayers.report": frozenset({"workspace"}),
+    "envlayers.report": frozenset({"workspace", "script"}),
     "envlayers.listLayers": frozenset({"workspace"}),
     "envlayers.pruneLayers": frozenset({"workspace", "olderThanDays", "all"}),
     "envlayers.removeLayer": frozenset({"workspace", "key", "force"}),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -65,8 +65,15 @@ class Refresher:
         self._host = host
         self._pending: dict[Path, _Pending] = {}
 
-    def schedule(self, root: Path, *, notify: bool) -> None:
-        """Recompute diagnostics (and tell the client) soon, once per burst of events."""
+    def schedule(
+        self,
+        root: Path,
+        *,
+        notify: bool,
+        job: Callable[[bool], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Recompute diagnostics (and tell the client) soon, once per burst of events;
+        `job(notify)` in place of the workspace's re-check (a single-file script's)."""
         loop = self._host.attach_loop()
         st = self._pending.setdefault(root, _Pending())
         st.notify = st.notify or notify
@@ -76,7 +83,8 @@ class Refresher:
         def fire() -> None:
             st.timer = None
             pending, st.notify = st.notify, False
-            task = loop.create_task(self.refresh(root, notify=pending))
+            run = job(pending) if job is not None else self.refresh(root, notify=pending)
+            task = loop.create_task(run)
             task.add_done_callback(_log_failure)
 
         st.timer = loop.call_later(DELAY, fire)

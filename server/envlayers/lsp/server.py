@@ -27,10 +27,12 @@ from pygls.workspace import PositionCodec
 from envlayers.config import Options
 from envlayers.core.engine import Engine, resolve_workspace
 from envlayers.core.errors import EnvlayersError, InvalidInput
+from envlayers.core.inline import has_block
 from envlayers.core.proc import CancelToken
 from envlayers.core.project import PYPROJECT
 from envlayers.core.redact import scrub_record
 from envlayers.lsp import args as _args
+from envlayers.lsp import scripts as _scripts
 from envlayers.lsp._pygls_compat import (
     CancelRouter,
     EnvlayersProtocol,
@@ -88,6 +90,7 @@ class EnvlayersServer(LanguageServer, CancelRouter):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_warnings: list[str] = []
         self.shutdown_received = False
+        self.script_uris: set[str] = set()  # scripts whose block diagnostics were published
         self.forwarder = LogForwarder(
             self.window_log_message, logging.DEBUG if verbose else logging.INFO
         )
@@ -200,6 +203,19 @@ class EnvlayersServer(LanguageServer, CancelRouter):
     def environment_changed(self, root: Path, report: Mapping[str, object] | None) -> None:
         self.protocol.notify(ENVIRONMENT_CHANGED, {"workspace": str(root), "report": report})
 
+    def script_changed(self, script: Path, report: Mapping[str, object] | None) -> None:
+        """`environmentChanged` for a single-file script's composition."""
+        workspace = report.get("workspace") if report else None
+        self.protocol.notify(
+            ENVIRONMENT_CHANGED,
+            {"workspace": str(workspace or script.parent), "script": str(script), "report": report},
+        )
+
+    def schedule_script(self, script: Path, *, notify: bool) -> None:
+        self.refresher.schedule(
+            script, notify=notify, job=lambda n: _scripts.script_refresh(self, script, notify=n)
+        )
+
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
@@ -245,6 +261,14 @@ def _edge(command: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
+def _target(
+    ls: EnvlayersServer, command: str, args: tuple[Any, ...]
+) -> tuple[Mapping[str, object], Path, Path | None]:
+    """(argument, queue root, script): a `script` argument stands in for `workspace`."""
+    arg, script = _scripts.script_arg(_args.one_object(command, args))
+    return arg, (script if script is not None else ls.resolve(arg)), script
+
+
 def _job_options(ls: EnvlayersServer, root: Path, arg: Mapping[str, object]) -> Options:
     return apply_settings(_args.options_of(arg), ls.settings_for(root))
 
@@ -257,16 +281,21 @@ async def _after_change(ls: EnvlayersServer, root: Path, report: dict[str, objec
 async def _sync_or_compose(ls: EnvlayersServer, command: str, args: tuple[Any, ...]) -> object:
     """The shared body of `envlayers.sync` and `envlayers.compose`: a job with progress, then
     `environmentChanged`."""
-    arg = _args.one_object(command, args)
-    root = ls.resolve(arg)
+    arg, root, script = _target(ls, command, args)
     options = _job_options(ls, root, arg)
     action = "sync" if command == "envlayers.sync" else "compose"
+    if script is not None and action == "sync":
+        raise InvalidInput("envlayers.sync takes no 'script': compose a script's environment")
     run = ls.engine.sync if action == "sync" else ls.engine.compose
 
     def work(on_line: Callable[[str], None], cancel: CancelToken) -> dict[str, object]:
         return run(root, options, on_line=on_line, cancel=cancel).to_json()
 
     result = await ls.run_job(root, (action, options), f"envlayers: {action}", work)
+    if script is not None:
+        ls.script_changed(script, result)
+        ls.schedule_script(script, notify=False)
+        return result
     await _after_change(ls, root, result)
     return result
 
@@ -280,10 +309,11 @@ async def cmd_compose(ls: EnvlayersServer, *args: Any) -> object:
 
 
 async def cmd_report(ls: EnvlayersServer, *args: Any) -> object:
-    arg = _args.one_object("envlayers.report", args)
+    arg, root, script = _target(ls, "envlayers.report", args)
     _args.reject_unknown("envlayers.report", arg)
-    root = ls.resolve(arg)
     engine = ls.engine
+    if script is not None:
+        return await ls.in_read(lambda: engine.report(script, script=script).to_json())
     fresh = engine.fresh_report(root)  # a few stats: answered without a thread hop
     if fresh is not None:
         return fresh.to_json()
@@ -291,12 +321,13 @@ async def cmd_report(ls: EnvlayersServer, *args: Any) -> object:
 
 
 async def cmd_debug_configuration(ls: EnvlayersServer, *args: Any) -> object:
-    arg = _args.one_object("envlayers.debugConfiguration", args)
-    root = ls.resolve(arg)
+    arg, root, script = _target(ls, "envlayers.debugConfiguration", args)
     options = _job_options(ls, root, arg)
     program, module = _args.opt_str(arg, "program"), _args.opt_str(arg, "module")
+    if script is not None and module is None:
+        program = program or str(script)  # a script's launch runs the script
     engine = ls.engine
-    if not options.has_layers:
+    if not options.has_layers and script is None:
         return await ls.in_read(
             lambda: engine.debug_configuration(root, None, program=program, module=module)
         )
@@ -309,8 +340,7 @@ async def cmd_debug_configuration(ls: EnvlayersServer, *args: Any) -> object:
 
 
 async def cmd_install_kernel(ls: EnvlayersServer, *args: Any) -> object:
-    arg = _args.one_object("envlayers.installKernel", args)
-    root = ls.resolve(arg)
+    arg, root, _script = _target(ls, "envlayers.installKernel", args)
     options = _job_options(ls, root, arg)
     name, display = _args.opt_str(arg, "name"), _args.opt_str(arg, "displayName")
     user = _args.opt_bool(arg, "user")
@@ -513,13 +543,26 @@ def _document_root(uri: str) -> Path | None:
     return _workspace_of(path) if path is not None and path.name == PYPROJECT else None
 
 
+def _script_document(ls: EnvlayersServer, uri: str, text: str | None) -> None:
+    """A Python document with a `# /// script` block (or that had one): re-check it."""
+    script = _scripts.script_of_uri(uri)
+    if script is None:
+        return
+    if text is None:
+        text = ls.open_document(uri)
+    if uri in ls.script_uris or (text is not None and has_block(text)):
+        ls.schedule_script(script, notify=False)
+
+
 def on_did_open(ls: EnvlayersServer, params: types.DidOpenTextDocumentParams) -> None:
+    _script_document(ls, params.text_document.uri, params.text_document.text)
     root = _document_root(params.text_document.uri)
     if root is not None:
         ls.schedule_refresh(root, notify=False)
 
 
 def on_did_change(ls: EnvlayersServer, params: types.DidChangeTextDocumentParams) -> None:
+    _script_document(ls, params.text_document.uri, None)
     root = _document_root(params.text_document.uri)
     if root is not None:
         ls.schedule_refresh(root, notify=False)
@@ -544,6 +587,7 @@ async def on_did_save(ls: EnvlayersServer, params: types.DidSaveTextDocumentPara
 
 
 def on_did_close(ls: EnvlayersServer, params: types.DidCloseTextDocumentParams) -> None:
+    _script_document(ls, params.text_document.uri, "")
     root = _document_root(params.text_document.uri)
     if root is not None:
         ls.schedule_refresh(root, notify=False)
@@ -552,7 +596,11 @@ def on_did_close(ls: EnvlayersServer, params: types.DidCloseTextDocumentParams) 
 def on_code_action(
     ls: EnvlayersServer, params: types.CodeActionParams
 ) -> list[types.CodeAction] | None:
-    if _document_root(params.text_document.uri) is None:
+    uri = params.text_document.uri
+    if _scripts.script_of_uri(uri) is not None:
+        text = ls.open_document(uri)
+        return _scripts.script_actions(uri, text, params.range) or None if text else None
+    if _document_root(uri) is None:
         return None
     return sync_actions(params.text_document.uri, params.context.diagnostics) or None
 

@@ -131,12 +131,13 @@ export function decodeDebugConfiguration(value, o = {}, where = "debugConfigurat
         ...("module" in r ? { module: primitive(r["module"], `${where}.module`, ["string"]) } : {}),
     };
 }
-const ENVIRONMENT_CHANGED_KEYS = ["workspace", "report"];
+const ENVIRONMENT_CHANGED_KEYS = ["workspace", "script", "report"];
 /** Checks that `value` is a EnvironmentChanged; throws a ProtocolError naming the first bad field. */
 export function decodeEnvironmentChanged(value, o = {}, where = "environmentChanged") {
     const r = object(value, where, ENVIRONMENT_CHANGED_KEYS, o);
     return {
         workspace: primitive(need(r, "workspace", where), `${where}.workspace`, ["string"]),
+        ...("script" in r ? { script: primitive(r["script"], `${where}.script`, ["string"]) } : {}),
         report: anyOf(need(r, "report", where), `${where}.report`, [(x, xw) => decodeReport(x, o, xw), (x, xw) => primitive(x, xw, ["null"])]),
     };
 }
@@ -227,13 +228,14 @@ export function decodeRemoveLayerResult(value, o = {}, where = "removeLayerResul
         removed: array(need(r, "removed", where), `${where}.removed`, (x, xw) => primitive(x, xw, ["string"])),
     };
 }
-const REPORT_KEYS = ["schemaVersion", "workspace", "name", "interpreter", "baseInterpreter", "pythonVersion", "virtualEnv", "sysPath", "pythonPath", "pathPrefix", "env", "layers", "satisfiedByBase", "conflicts", "sync", "warnings"];
+const REPORT_KEYS = ["schemaVersion", "workspace", "script", "name", "interpreter", "baseInterpreter", "pythonVersion", "virtualEnv", "sysPath", "pythonPath", "pathPrefix", "env", "layers", "satisfiedByBase", "conflicts", "sync", "warnings"];
 /** Checks that `value` is a Report; throws a ProtocolError naming the first bad field. */
 export function decodeReport(value, o = {}, where = "report") {
     const r = object(value, where, REPORT_KEYS, o);
     return {
         schemaVersion: literal(need(r, "schemaVersion", where), `${where}.schemaVersion`, [1]),
         workspace: primitive(need(r, "workspace", where), `${where}.workspace`, ["string"]),
+        script: primitive(need(r, "script", where), `${where}.script`, ["string", "null"]),
         name: primitive(need(r, "name", where), `${where}.name`, ["string", "null"]),
         interpreter: primitive(need(r, "interpreter", where), `${where}.interpreter`, ["string"]),
         baseInterpreter: primitive(need(r, "baseInterpreter", where), `${where}.baseInterpreter`, ["string"]),

@@ -186,16 +186,18 @@ export function decodeDebugConfiguration(value: unknown, o: DecodeOptions = {}, 
 /** The params of the `envlayers/environmentChanged` notification. */
 export interface EnvironmentChanged {
   readonly workspace: string;
+  readonly script?: string;
   readonly report: Report | null;
 }
 
-const ENVIRONMENT_CHANGED_KEYS: readonly string[] = ["workspace","report"];
+const ENVIRONMENT_CHANGED_KEYS: readonly string[] = ["workspace","script","report"];
 
 /** Checks that `value` is a EnvironmentChanged; throws a ProtocolError naming the first bad field. */
 export function decodeEnvironmentChanged(value: unknown, o: DecodeOptions = {}, where = "environmentChanged"): EnvironmentChanged {
   const r = object(value, where, ENVIRONMENT_CHANGED_KEYS, o);
   return {
     workspace: primitive(need(r, "workspace", where), `${where}.workspace`, ["string"]) as string,
+    ...("script" in r ? { script: primitive(r["script"], `${where}.script`, ["string"]) as string } : {}),
     report: anyOf(need(r, "report", where), `${where}.report`, [(x: unknown, xw: string) => decodeReport(x, o, xw), (x: unknown, xw: string) => primitive(x, xw, ["null"]) as null]),
   };
 }
@@ -370,6 +372,7 @@ export function decodeRemoveLayerResult(value: unknown, o: DecodeOptions = {}, w
 export interface Report {
   readonly schemaVersion: 1;
   readonly workspace: string;
+  readonly script: string | null;
   readonly name: string | null;
   readonly interpreter: string;
   readonly baseInterpreter: string;
@@ -386,7 +389,7 @@ export interface Report {
   readonly warnings: readonly (string)[];
 }
 
-const REPORT_KEYS: readonly string[] = ["schemaVersion","workspace","name","interpreter","baseInterpreter","pythonVersion","virtualEnv","sysPath","pythonPath","pathPrefix","env","layers","satisfiedByBase","conflicts","sync","warnings"];
+const REPORT_KEYS: readonly string[] = ["schemaVersion","workspace","script","name","interpreter","baseInterpreter","pythonVersion","virtualEnv","sysPath","pythonPath","pathPrefix","env","layers","satisfiedByBase","conflicts","sync","warnings"];
 
 /** Checks that `value` is a Report; throws a ProtocolError naming the first bad field. */
 export function decodeReport(value: unknown, o: DecodeOptions = {}, where = "report"): Report {
@@ -394,6 +397,7 @@ export function decodeReport(value: unknown, o: DecodeOptions = {}, where = "rep
   return {
     schemaVersion: literal(need(r, "schemaVersion", where), `${where}.schemaVersion`, [1] as const),
     workspace: primitive(need(r, "workspace", where), `${where}.workspace`, ["string"]) as string,
+    script: primitive(need(r, "script", where), `${where}.script`, ["string","null"]) as string | null,
     name: primitive(need(r, "name", where), `${where}.name`, ["string","null"]) as string | null,
     interpreter: primitive(need(r, "interpreter", where), `${where}.interpreter`, ["string"]) as string,
     baseInterpreter: primitive(need(r, "baseInterpreter", where), `${where}.baseInterpreter`, ["string"]) as string,

@@ -188,6 +188,8 @@ export const harness = {
   trustEmitter: new EventEmitter<void>(),
   configEmitter: new EventEmitter<any>(),
   editorEmitter: new EventEmitter<any>(),
+  documentEmitter: new EventEmitter<any>(),
+  textDocuments: [] as any[],
   reset(): void {
     this.commands.clear();
     this.executed = [];
@@ -209,6 +211,8 @@ export const harness = {
     this.trustEmitter = new EventEmitter<void>();
     this.configEmitter = new EventEmitter<any>();
     this.editorEmitter = new EventEmitter<any>();
+    this.documentEmitter = new EventEmitter<any>();
+    this.textDocuments = [];
   },
   /** Queues answers for the next prompts (message buttons, input boxes, quick picks). */
   answer(...answers: unknown[]): void {
@@ -313,6 +317,10 @@ export const workspace = {
   },
   onDidGrantWorkspaceTrust: (l: Listener<void>) => harness.trustEmitter.event(l),
   onDidChangeConfiguration: (l: Listener<any>) => harness.configEmitter.event(l),
+  onDidChangeTextDocument: (l: Listener<any>) => harness.documentEmitter.event(l),
+  get textDocuments(): any[] {
+    return harness.textDocuments;
+  },
   get workspaceFolders(): typeof harness.folders | undefined {
     return harness.folders.length === 0 ? undefined : harness.folders;
   },
