@@ -39,6 +39,8 @@ let slow;
 /** A step: on failure it leaves a screenshot and the notifications in artifacts/. */
 function test(name, options, fn) {
   nodeTest(name, options, async (t) => {
+    // Whatever a failed step left open (a picker, a menu) must not take this step's keys.
+    await editor?.escape(2).catch(() => {});
     try {
       await fn(t);
     } catch (error) {
@@ -50,6 +52,19 @@ function test(name, options, fn) {
       throw error;
     }
   });
+}
+
+/**
+ * A README picture: artifacts/readme/NAME.png, and ../images/NAME.png too when
+ * EDITOR_TEST_UPDATE_IMAGES=1 (look at each before committing it).
+ */
+async function readmePicture(name, clip) {
+  const dirs = [path.join(ARTIFACTS, 'readme')];
+  if (process.env.EDITOR_TEST_UPDATE_IMAGES === '1') dirs.push(path.join(EXT_DIR, 'images'));
+  for (const dir of dirs) {
+    mkdirSync(dir, { recursive: true });
+    await editor.page.screenshot({ path: path.join(dir, `${name}.png`), ...(clip ? { clip } : {}) });
+  }
 }
 
 /** The active composition of a workspace as `.envlayers/active.json` says, and its python. */
@@ -222,6 +237,18 @@ describe('the extension in real VS Code (code-server)', { timeout: 30 * 60_000 }
     await editor.waitStatus(/base/, 90_000);
     assert.equal(serverPids().length, 1, 'one bundled server runs');
     await editor.screenshot('opened');
+    // The palette lists the commands under "Env Layers".
+    await editor.page.keyboard.press('F1');
+    const widget = editor.quickInput();
+    await widget.locator('input').fill('>Env Layers');
+    await widget.locator('.monaco-list-row', { hasText: 'Env Layers: Sync Workspace Environment' }).waitFor();
+    const titles = await widget.locator('.monaco-list-row').allInnerTexts();
+    for (const title of ['Sync Workspace Environment', 'Add Layer (--with)…', 'Use Profile…', 'Show Composed Environment', 'Restart Server']) {
+      assert.ok(titles.some((t) => t.includes(`Env Layers: ${title}`)), `${title} in ${JSON.stringify(titles)}`);
+    }
+    const box = await widget.boundingBox();
+    await readmePicture('palette', { x: box.x - 8, y: Math.max(0, box.y - 8), width: box.width + 16, height: Math.min(box.height + 16, 420) });
+    await editor.escape(1);
   });
 
   test('pyproject.toml shows the "does not exist yet" diagnostic before any sync', STEP, async () => {
@@ -277,6 +304,17 @@ describe('the extension in real VS Code (code-server)', { timeout: 30 * 60_000 }
     assert.equal(await python(composed, 'import plugin, alpha; print(plugin.__version__)'), '1.0');
     await editor.screenshot('status-bar');
     timings.addLayer = Date.now() - t0;
+    // The status item's tooltip names the interpreter.
+    await editor.clearNotifications();
+    const item = editor.page.locator('#workbench\\.parts\\.statusbar [id^="envlayers.envlayers."]');
+    await item.hover();
+    const hover = editor.page.locator('.monaco-hover, .workbench-hover').filter({ hasText: composed }).first();
+    await hover.waitFor({ timeout: 15_000 });
+    const bar = await editor.page.locator('#workbench\\.parts\\.statusbar').boundingBox();
+    const tip = await hover.boundingBox();
+    const top = Math.max(0, Math.min(tip.y, bar.y) - 10);
+    await readmePicture('status-bar', { x: 0, y: top, width: Math.min(900, Math.max(tip.x + tip.width + 20, 500)), height: bar.y + bar.height - top });
+    await editor.page.mouse.move(700, 300);
   });
 
   test('Show Composed Environment: the report view renders the composition', STEP, async () => {
@@ -290,6 +328,10 @@ describe('the extension in real VS Code (code-server)', { timeout: 30 * 60_000 }
     assert.match(text, /plugin/);
     assert.match(text, /in sync with pyproject\.toml/);
     await editor.screenshot('report-view');
+    await editor.palette('View: Hide Panel');
+    await editor.clearNotifications();
+    await sleep(500);
+    await readmePicture('report-view');
   });
 
   test('Copy Interpreter Path: pasted into an untitled editor, it is the composed interpreter', STEP, async () => {

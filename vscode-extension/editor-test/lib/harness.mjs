@@ -171,6 +171,10 @@ export class Editor {
         ],
         { env: this.serverEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
       );
+      // Should this process die first, the group still goes (the server, its language server).
+      const reap = () => killGroup(child, 'SIGKILL');
+      process.once('exit', reap);
+      child.once('exit', () => process.removeListener('exit', reap));
       child.stdout.pipe(log);
       child.stderr.pipe(log);
       this.server = child;
