@@ -292,8 +292,13 @@ export class Editor {
     await this.palette('Go to File...');
     const input = this.quickInput().locator('input');
     await input.fill(name);
-    await this.quickInput().locator('.monaco-list-row', { hasText: name }).first().waitFor();
+    // Enter takes the first row: wait until the list has been filtered down to the file.
+    const first = this.quickInput().locator('.monaco-list-row').first();
+    await waitFor(`Quick Open to offer ${name} first`, async () => (await first.innerText()).split('\n')[0].trim() === name, {
+      timeout: 30_000,
+    });
     await input.press('Enter');
+    await this.page.locator(`.editor-group-container.active .tab.active[data-resource-name="${name}"]`).first().waitFor();
   }
 
   /** From now on, records the text of every notification toast shown (even briefly). */
