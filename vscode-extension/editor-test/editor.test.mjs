@@ -177,6 +177,9 @@ describe('the extension in real VS Code (code-server)', { timeout: 30 * 60_000 }
         .replace(JSON.stringify(fx.wheels), JSON.stringify(slow.url))
         .replace(/^installer = .*$/m, 'installer = "pip"'),
     );
+    if (process.env.EDITOR_TEST_RACING_PIP === '1') {
+      writeFileSync(path.join(fx.racing, '.vscode', 'settings.json'), JSON.stringify({ 'envlayers.installer': 'pip' }));
+    }
     const bin = path.join(root, 'bin');
     mkdirSync(bin);
     if (uv !== undefined) symlinkSync(uv, path.join(bin, 'uv'));
