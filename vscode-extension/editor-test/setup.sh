@@ -45,6 +45,6 @@ python="${EDITOR_TEST_PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check 'debugpy>=1.8,<2'
 
-node node_modules/code-server/out/node/entry.js --version
+XDG_CONFIG_HOME="$here/node_modules/.config" node node_modules/code-server/out/node/entry.js --version
 echo "$key" > "$stamp"
 step "done"
