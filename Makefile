@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 EXT := vscode-extension
 PYTEST_ARGS ?=
 
-.PHONY: all setup demo test test-python test-extension lint bench vsix clean
+.PHONY: all setup demo test test-python test-extension test-editor editor-deps lint bench vsix clean
 
 all: test
 
@@ -25,7 +25,7 @@ $(EXT)/node_modules/.installed: $(EXT)/package.json $(EXT)/package-lock.json
 demo: setup
 	$(PY) examples/demo.py
 
-test: test-python test-extension
+test: test-python test-extension test-editor
 
 # The Node wire client the LSP tests drive: the online step, so the tests can stay offline.
 WIRE := tests/e2e/node_wire
@@ -42,6 +42,14 @@ test-extension: setup $(EXT)/node_modules/.installed
 	cd $(EXT) && npm test
 	cd $(EXT) && npm run package
 	cd $(EXT) && ENVLAYERS_TEST_VSIX=$$PWD/envlayers-0.1.0.vsix npm run test:vsix
+
+# The real-VS-Code tier: the .vsix that test-extension packages, installed in code-server and
+# driven through its UI by Playwright in Debian's chromium (.ci/debian-packages.sh installs it).
+editor-deps: setup
+	$(EXT)/editor-test/setup.sh
+
+test-editor: editor-deps test-extension
+	cd $(EXT) && ENVLAYERS_TEST_VSIX=$$PWD/envlayers-0.1.0.vsix node --test editor-test/editor.test.mjs
 
 lint: setup
 	$(PY) -m ruff check server tests
