@@ -94,8 +94,11 @@ async def test_every_command(tmp_path: Path, wheelhouse: Path) -> None:
         assert kernel["name"] == "demo-kernel"
         assert kernel["argv"][0] == kernel["interpreter"]
         assert (Path(kernel["path"]) / "kernel.json").is_file()
+        # The kernel's composition is now the active one: the editor is told so.
+        assert s.changes[-1]["report"]["interpreter"] == kernel["interpreter"]
 
-        removed = await execute(s.client, "envlayers.removeLayer", {"key": key})
+        # The layer is used by the composition: removing it takes `force` (issue 12, leases).
+        removed = await execute(s.client, "envlayers.removeLayer", {"key": key, "force": True})
         assert removed == {"removed": [key]}
         assert key not in [e["key"] for e in await execute(s.client, "envlayers.listLayers")]
 

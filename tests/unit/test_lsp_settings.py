@@ -53,3 +53,15 @@ def test_not_an_object() -> None:
         ServerSettings(),
         ["envlayers settings must be an object, not list"],
     )
+
+
+def test_the_editors_default_installer_leaves_pyproject_to_decide() -> None:
+    from envlayers.config import Options
+    from envlayers.lsp.settings import ServerSettings, apply_settings
+
+    auto = apply_settings(Options(), ServerSettings(installer="auto"))
+    assert auto.installer is None  # pyproject's `installer = "pip"` then wins, as in the CLI
+    assert apply_settings(Options(), ServerSettings(installer="pip")).installer == "pip"
+    assert (
+        apply_settings(Options(installer="uv"), ServerSettings(installer="pip")).installer == "uv"
+    )

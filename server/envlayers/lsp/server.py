@@ -358,7 +358,12 @@ async def cmd_install_kernel(ls: EnvlayersServer, *args: Any) -> object:
         )
 
     key = ("installKernel", options, name, display, user)
-    return await ls.run_job(root, key, "envlayers: install kernel", work)
+    result = await ls.run_job(root, key, "envlayers: install kernel", work)
+    # Installing a kernel composes (an ipykernel layer may be added) and makes that the
+    # active composition: the editor's status bar and interpreter follow it.
+    report = await ls.in_read(lambda: engine.report(root).to_json())
+    await _after_change(ls, root, report)
+    return result
 
 
 async def cmd_list_layers(ls: EnvlayersServer, *args: Any) -> object:

@@ -134,7 +134,9 @@ def apply_settings(options: Options, settings: ServerSettings) -> Options:
     """Fill what a request left unset from the editor's settings (the request wins)."""
     return replace(
         options,
-        installer=options.installer or settings.installer,
+        # "auto" (the editor's default) chooses nothing: pyproject.toml's `installer` decides.
+        installer=options.installer
+        or (settings.installer if settings.installer != "auto" else None),
         index_url=options.index_url or settings.index_url,
         extra_index_urls=options.extra_index_urls or settings.extra_index_urls,
         find_links=options.find_links or settings.find_links,
