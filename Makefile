@@ -46,6 +46,7 @@ test-extension: setup $(EXT)/node_modules/.installed
 # The real-VS-Code tier: the .vsix that test-extension packages, installed in code-server and
 # driven through its UI by Playwright in Debian's chromium (.ci/debian-packages.sh installs it).
 editor-deps: setup
+	bash .ci/debian-packages.sh
 	$(EXT)/editor-test/setup.sh
 
 test-editor: editor-deps test-extension
