@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.consumer_support import kernel_wheelhouse  # noqa: E402
+from tests.support.repack import kernel_wheelhouse  # noqa: E402
 from tests.support.wheels import STANDARD_WHEELS, build_wheelhouse  # noqa: E402
 
 __all__ = ["WORKSPACES", "main", "write_workspace"]
