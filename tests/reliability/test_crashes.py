@@ -154,7 +154,7 @@ def test_stale_locks_of_killed_holders_do_not_block(
     # Find the key the request will use, without building it.
     probe = engine.compose(ws, Options(with_=("plugin",), no_sync=True))
     key = str(probe.layers[0]["key"])
-    engine.remove_layer(key)
+    engine.remove_layer(key, force=True)  # used by the probe's composition: removed anyway
     layer_lock = layers_root(envlayers_cache) / f".{key}.lock"
     ws_lock = ws / ".envlayers" / ".lock"
     for lock_path in (layer_lock, ws_lock):

@@ -11,6 +11,7 @@ remover that finds no live lease under that lock knows that none can appear befo
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import uuid
@@ -63,6 +64,11 @@ class LeaseSet:
         except Timeout as exc:
             raise OperationFailed(f"timed out waiting to lease layer {key}") from exc
         except OSError as exc:
+            if exc.errno == errno.EROFS:
+                # A read-only cache: nothing can prune it either, so no lease is needed to
+                # compose from the layers it already holds.
+                log.debug("not leasing layer %s: %s is read-only", key, self.root)
+                return
             raise OperationFailed(f"cannot lease layer {key} in {self.root}: {exc}") from exc
         self._held[key] = lease
 
