@@ -523,6 +523,42 @@ describe('the extension in real VS Code (code-server)', { timeout: 30 * 60_000 }
       assert.equal(installerOf(path.join(fx.racing, '.venv'), 'alpha'), 'pip');
     },
   );
+
+  test('Use Script Environment: a PEP 723 script in the editor gets its own composed interpreter', STEP, async () => {
+    // The script runs isolated from the open project (fx.racing), so its offline sources are in
+    // its own block's [tool.envlayers] table, not the project's pyproject.toml.
+    const script = path.join(fx.racing, 'tool.py');
+    writeFileSync(script, [
+      '# /// script',
+      '# dependencies = ["plugin"]',
+      '# [tool.envlayers]',
+      '# no-index = true',
+      `# find-links = [${JSON.stringify(fx.wheels)}]`,
+      '# ///',
+      'import plugin',
+      '',
+      'print(plugin.__version__)',
+      '',
+    ].join('\n'));
+    const scripts = path.join(cacheDir, 'scripts', 'v1');
+    const composedScripts = () => (existsSync(scripts) ? readdirSync(scripts) : [])
+      .map((hash) => path.join(scripts, hash, '.envlayers', 'script', 'bin', 'python'))
+      .filter((p) => existsSync(p));
+    assert.deepEqual(composedScripts(), [], 'no script environment before the command');
+    await openFile('tool.py');
+    await editor.waitStatus(/tool\.py: no environment$/, 60_000);
+    await editor.screenshot('script-no-environment');
+    await editor.palette('Env Layers: Use Script Environment');
+    await editor.waitStatus(/tool\.py: 1 layer$/, 180_000);
+    const [composed, ...others] = composedScripts();
+    assert.ok(composed !== undefined, `a composed interpreter under ${scripts}`);
+    assert.deepEqual(others, [], 'one script environment');
+    assert.equal(await python(composed, 'import plugin; print(plugin.__version__)'), '1.0');
+    assert.equal(execFileSync(composed, [script], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: '' } }).trim(), '1.0');
+    // Isolated from the project: the project's dependency is not in the script's environment.
+    await assert.rejects(python(composed, 'import alpha'), 'alpha (the project\'s) is not in the script\'s environment');
+    await editor.screenshot('script-environment');
+  });
 });
 
 async function isSynced(ws) {
