@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -68,13 +68,6 @@ class Installer(Protocol):
         on_line: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
     ) -> None: ...
-
-
-@contextlib.contextmanager
-def _private_dir() -> Iterator[Path]:
-    """A folder only we can read (0700, from mkdtemp), removed with what it holds."""
-    with private_tempdir("envlayers-install-") as folder:
-        yield folder
 
 
 def _write_private(path: Path, lines: Sequence[str]) -> str:
@@ -150,7 +143,7 @@ class _Base:
             return
         check_arg(python, "interpreter")
         index_args, index_env = index.for_installer(self.name)
-        with _private_dir() as folder:
+        with private_tempdir("envlayers-install-") as folder:
             files, plain = _file_args(folder, reqs, constraints)
             cmd = [*self._install_cmd(python), *index_args, *self._local_refresh(index)]
             if no_deps:
