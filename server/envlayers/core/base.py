@@ -108,12 +108,15 @@ def sync_base(
     requests, pinned = base_requests(project, selection, target)
     if exe is None:
         # A failed install (or a cancel) puts the base back exactly as it was.
-        work = _Work(plan, python, base_site_dirs(target), target.marker_env, on_line, cancel)
+        sites = base_site_dirs(target)
+        work = _Work(plan, layout, python, sites, target.marker_env, on_line, cancel)
         info = _apply(
             work, requests, pinned, guard=lambda: rollback_on_failure(prefix, plan.anchor)
         )
     else:
-        info = recreate_base(plan, exe, target, requests, pinned, on_line=on_line, cancel=cancel)
+        info = recreate_base(
+            plan, layout, exe, target, requests, pinned, on_line=on_line, cancel=cancel
+        )
     sites = base_site_dirs(_interp.probe(python, cache_dir=layout.root))
     digest = inputs_digest(project, selection, python)
     _write_stamp(prefix / SYNC_STAMP, digest, sites, selection, list(info.extraneous), problem)
@@ -144,6 +147,7 @@ def _noop(plan: BasePlan, python: Path, base: InterpreterInfo) -> SyncInfo | Non
 
 def recreate_base(
     plan: BasePlan,
+    layout: CacheLayout,
     exe: str,
     target: InterpreterInfo,
     requests: list[Request],
@@ -163,7 +167,9 @@ def recreate_base(
         make_dir(built, "base")
         _venv.create_venv(built, exe, base=target)
         sites = [str(_venv.site_packages(built, target.version_info))]
-        work = _Work(plan, _venv.venv_python(built), sites, target.marker_env, on_line, cancel)
+        python = _venv.venv_python(built)
+        fresh = target.base_executable  # the venv is new: see Installer.install
+        work = _Work(plan, layout, python, sites, target.marker_env, on_line, cancel, fresh)
         info = _apply(work, requests, pinned, guard=contextlib.nullcontext)
         relocate_venv(built, prefix)
         swap_in(built, prefix, kind="base", roots=roots)
@@ -178,11 +184,13 @@ class _Work:
     """Where one install goes: the venv's python, its site dirs and markers, the sinks."""
 
     plan: BasePlan
+    layout: CacheLayout
     python: Path
     sites: list[str]
     marker_env: Mapping[str, str]
     on_line: LineSink | None
     cancel: CancelToken | None
+    fresh_from: str | None = None  # a venv just made from this interpreter: nothing in it yet
 
 
 def _apply(
@@ -223,10 +231,10 @@ def _install_and_prune(
     keep: tuple[str, ...],
 ) -> tuple[Inventory, list[str]]:
     plan, python, sites = work.plan, work.python, work.sites
-    installer = _Installers(plan)
+    installer = _Installers(plan, work.layout)
     if not check(requests, before, work.marker_env).ok:
         log.info("syncing %s with %s", plan.prefix, installer.get().name)
-        _install(plan, installer.get(), python, requests, pinned, work.on_line, work.cancel)
+        _install(work, installer.get(), requests, pinned)
     after = Inventory.scan(sites)
     verify = check(requests, after, work.marker_env)
     if not verify.ok:
@@ -266,34 +274,28 @@ def _drop_broken(inventory: Inventory, sites: list[str]) -> Inventory:
 class _Installers:
     """The plan's installer, looked up only when something must be installed or removed."""
 
-    def __init__(self, plan: BasePlan) -> None:
+    def __init__(self, plan: BasePlan, layout: CacheLayout) -> None:
         self._name = plan.installer
+        self._layout = layout
         self._installer: Installer | None = None
 
     def get(self) -> Installer:
         if self._installer is None:
-            self._installer = get_installer(self._name)
+            self._installer = get_installer(self._name, cache=self._layout)
         return self._installer
 
 
-def _install(
-    plan: BasePlan,
-    installer: Installer,
-    python: Path,
-    requests: list[Request],
-    locked: bool,
-    on_line: LineSink | None,
-    cancel: CancelToken | None,
-) -> None:
+def _install(work: _Work, installer: Installer, requests: list[Request], locked: bool) -> None:
     installer.install(
-        str(python),
+        str(work.python),
         [installable(r) for r in requests if not r.editable],
         editables=[editable_arg(r) for r in requests if r.editable],
         no_deps=locked,
-        index=plan.index,
-        cwd=plan.project.root,
-        on_line=on_line,
-        cancel=cancel,
+        index=work.plan.index,
+        cwd=work.plan.project.root,
+        on_line=work.on_line,
+        cancel=work.cancel,
+        base_python=work.fresh_from,
     )
 
 

@@ -6,24 +6,27 @@ the environments we create need no pip of their own.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Protocol
-
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core import proc
 from envlayers.core.errors import EnvlayersError, InstallFailed, InvalidInput, OperationFailed
 from envlayers.core.fsutil import private_tempdir
-from envlayers.core.index import IndexSettings, check_arg, link_listing, local_link_path
+from envlayers.core.index import IndexSettings, check_arg, local_link_path
+from envlayers.core.paths import CacheLayout
 from envlayers.core.proc import CancelToken, redact
 from envlayers.core.redact import reveal
+from envlayers.core.scripts import retarget_scripts
+from envlayers.core.trust import rerecord
+from envlayers.core.uvrefresh import Refresh, UvRefresh, local_files, unvouched, venv_sites
+from envlayers.core.venvfiles import WRITER_KEY, WRITER_LAYOUT, read_pyvenv_cfg
 
 __all__ = [
     "UV_ENV",
@@ -58,6 +61,7 @@ class Installer(Protocol):
         cwd: Path | None = None,
         on_line: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
+        base_python: str | None = None,
     ) -> None: ...
 
     def uninstall(
@@ -108,8 +112,11 @@ def _tail(result: proc.ProcResult) -> str:
 class _Base:
     name: str = ""
 
-    def _install_cmd(self, python: str) -> list[str]:
+    def _install_cmd(self, python: str, base_python: str | None) -> list[str]:
         raise NotImplementedError
+
+    def _installed(self, python: str, base_python: str | None) -> None:
+        """After a successful install."""
 
     def _uninstall_cmd(self, python: str) -> list[str]:
         raise NotImplementedError
@@ -120,7 +127,11 @@ class _Base:
     def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return proc.child_env(extra)
 
-    def _local_refresh(self, index: IndexSettings) -> list[str]:
+    def _refresh(self, python: str, index: IndexSettings) -> Refresh:
+        """How the installer's cache of local find-links files is kept true."""
+        return Refresh()
+
+    def _redo(self, name: str) -> list[str]:
         return []
 
     def install(
@@ -136,7 +147,11 @@ class _Base:
         cwd: Path | None = None,
         on_line: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
+        base_python: str | None = None,
     ) -> None:
+        """Install into the environment of `python`. `base_python`: the interpreter a venv
+        just made (nothing installed yet) was made from; an installer may install with it
+        into the venv's prefix instead (the result is the same, scripts included)."""
         reqs = [check_arg(r, "requirement") for r in requirements]
         edits = [check_arg(e, "editable") for e in editables]
         if not reqs and not edits:
@@ -145,7 +160,8 @@ class _Base:
         index_args, index_env = index.for_installer(self.name)
         with private_tempdir("envlayers-install-") as folder:
             files, plain = _file_args(folder, reqs, constraints)
-            cmd = [*self._install_cmd(python), *index_args, *self._local_refresh(index)]
+            refresh = self._refresh(python, index)
+            cmd = [*self._install_cmd(python, base_python), *index_args, *refresh.flags]
             if no_deps:
                 cmd.append("--no-deps")
             if reinstall:
@@ -155,7 +171,15 @@ class _Base:
                 cmd += ["--editable", e]
             cmd += plain
             what = f"{self.name} could not install {', '.join([*reqs, *edits])}"
-            self._run(cmd, what=what, cwd=cwd, on_line=on_line, cancel=cancel, env=index_env)
+            run = partial(self._run, what=what, cwd=cwd, on_line=on_line, cancel=cancel)
+            run(cmd, env=index_env)
+            again = refresh.stale()
+            if again:
+                log.info("%s served a stale copy of %s; installing again", self.name, again)
+                redo = [f for n in again for f in ("--refresh-package", n, *self._redo(n))]
+                run([*cmd, *redo], env=index_env)
+        self._installed(python, base_python)
+        refresh.done()
 
     def uninstall(
         self,
@@ -211,7 +235,7 @@ class PipInstaller(_Base):
             )
         return [python, f"{wheel}/pip"]
 
-    def _install_cmd(self, python: str) -> list[str]:
+    def _install_cmd(self, python: str, base_python: str | None) -> list[str]:
         return [*self._pip(python), "install", "--no-input", "--disable-pip-version-check"]
 
     def _uninstall_cmd(self, python: str) -> list[str]:
@@ -236,7 +260,9 @@ class UvInstaller(_Base):
 
     name = "uv"
 
-    def __init__(self, uv: str | None = None) -> None:
+    def __init__(self, uv: str | None = None, *, record: Path | None = None) -> None:
+        """`record`: where `core.uvrefresh` keeps what uv has read of find-links folders."""
+        self.record = record
         found = uv or find_uv()
         if found is None:
             raise OperationFailed(
@@ -244,8 +270,24 @@ class UvInstaller(_Base):
             )
         self.uv = found
 
-    def _install_cmd(self, python: str) -> list[str]:
-        return [self.uv, "pip", "install", "--python", python, *_UV_QUIET]
+    def _install_cmd(self, python: str, base_python: str | None) -> list[str]:
+        prefix = _fresh_prefix(python, base_python)
+        if prefix is None or base_python is None:
+            return [self.uv, "pip", "install", "--python", python, *_UV_QUIET]
+        # uv queries an interpreter it has not seen (a new venv's: 50-80 ms, a process); the
+        # base's answer is in its cache, and `--prefix` lays the venv's files out the same.
+        where = ["--python", base_python, "--prefix", str(prefix)]
+        return [self.uv, "pip", "install", *where, *_UV_QUIET]
+
+    def _installed(self, python: str, base_python: str | None) -> None:
+        prefix = _fresh_prefix(python, base_python)
+        if prefix is None or base_python is None:
+            return
+        # The scripts name the interpreter uv ran with: point them at the venv's, as an
+        # install with `--python <venv>` would have, and keep RECORD true.
+        changed = retarget_scripts(Path(python).parent, old_python=base_python, new_python=python)
+        for site in venv_sites(prefix):
+            rerecord(site, changed)
 
     def _uninstall_cmd(self, python: str) -> list[str]:
         return [self.uv, "pip", "uninstall", "--python", python, *_UV_QUIET]
@@ -253,28 +295,38 @@ class UvInstaller(_Base):
     def _reinstall_flag(self) -> str:
         return "--reinstall"
 
-    def _local_refresh(self, index: IndexSettings) -> list[str]:
-        # uv caches a find-links wheel by its name, so a wheel rebuilt in place under the same
-        # version would be served stale: revalidate the packages those folders hold (uv refuses
-        # to revalidate offline; then its cache decides).
+    def _redo(self, name: str) -> list[str]:
+        return ["--reinstall-package", name]
+
+    def _refresh(self, python: str, index: IndexSettings) -> Refresh:
+        # uv caches a find-links file by its name, so a wheel rebuilt in place under the same
+        # version would be served stale (`core.uvrefresh`). uv refuses to revalidate offline;
+        # then its cache decides.
         if os.environ.get("UV_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-            return []
-        names: set[str] = set()
-        for link in index.find_links:
-            for entry in link_listing(link):
-                name = str(entry[0])
-                with contextlib.suppress(ValueError):
-                    if name.endswith(".whl"):
-                        names.add(str(parse_wheel_filename(name)[0]))
-                    elif name.endswith((".tar.gz", ".zip")):
-                        names.add(str(parse_sdist_filename(name)[0]))
-        return [arg for n in sorted(names) for arg in ("--refresh-package", n)]
+            return Refresh()
+        files = unvouched(local_files(index.find_links), self.record)
+        if not files:
+            return Refresh()
+        return UvRefresh(files, venv_sites(Path(python).parent.parent), self.record)
+
+
+def _fresh_prefix(python: str, base_python: str | None) -> Path | None:
+    """The venv of `python` when an install may go into its prefix with `base_python`: a
+    POSIX venv our writer made from that very interpreter."""
+    if base_python is None or os.name == "nt":
+        return None
+    exe = Path(python)
+    if exe.parent.name != "bin":
+        return None
+    cfg = read_pyvenv_cfg(exe.parent.parent)
+    if cfg.get(WRITER_KEY) != WRITER_LAYOUT or cfg.get("base-executable") != base_python:
+        return None
+    return exe.parent.parent
 
 
 def _target_version(python: str) -> tuple[int, int] | None:
     """The target's X.Y: from its venv's pyvenv.cfg when there is one, else a (cached) probe."""
     from envlayers.core.interpreter import probe
-    from envlayers.core.venv import read_pyvenv_cfg
 
     cfg = read_pyvenv_cfg(Path(python).parent.parent)
     parts = (cfg.get("version_info") or cfg.get("version") or "").split(".")
@@ -350,7 +402,7 @@ def find_uv() -> str | None:
 _CHOICES = ("auto", "pip", "uv")
 
 
-def get_installer(choice: str = "auto") -> Installer:
+def get_installer(choice: str = "auto", *, cache: CacheLayout | None = None) -> Installer:
     """`auto` (uv when found, else pip), `uv` (an error when uv is missing) or `pip`."""
     if choice not in _CHOICES:
         raise InvalidInput(f"unknown installer {choice!r}: use one of {', '.join(_CHOICES)}")
@@ -358,7 +410,7 @@ def get_installer(choice: str = "auto") -> Installer:
         return PipInstaller()
     uv = find_uv()
     if uv is not None:
-        return UvInstaller(uv)
+        return UvInstaller(uv, record=None if cache is None else cache.uv_refresh)
     if choice == "uv":
         raise OperationFailed(
             "installer 'uv' was requested but uv is not installed: "

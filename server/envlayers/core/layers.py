@@ -322,6 +322,7 @@ class LayerCache:
                 index=index,
                 on_line=on_line,
                 cancel=cancel,
+                base_python=base.base_executable,  # the venv is new: see Installer.install
             )
             site = _venv.site_packages(tmp, base.version_info)
 

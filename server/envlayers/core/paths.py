@@ -81,6 +81,11 @@ class CacheLayout:
         """Single-file scripts' stand-in workspaces (`core.scriptenv`)."""
         return self.root / "scripts" / "v1"
 
+    @property
+    def uv_refresh(self) -> Path:
+        """What uv has read of local find-links folders (`core.uvrefresh`)."""
+        return self.root / "uv-find-links.json"
+
     def ensure(self) -> Path:
         """The root, created with its `CACHEDIR.TAG`."""
         return ensure_cache_dir(self.root)

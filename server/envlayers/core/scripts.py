@@ -17,7 +17,14 @@ from pathlib import Path
 
 from envlayers.core.fsutil import atomic_write_text, remove_file
 
-__all__ = ["link_scripts", "relocate_scripts", "rewrite_shebang", "shebang_for"]
+__all__ = [
+    "link_scripts",
+    "relocate_scripts",
+    "retarget_scripts",
+    "rewrite_shebang",
+    "shebang_for",
+    "shebang_python",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +115,43 @@ def relocate_scripts(scripts_dir: Path, *, old_prefix: Path, new_prefix: Path) -
         fixed = head.replace(old, new) + ("\n" + first_lines[3] if len(first_lines) > 3 else "")
         _write_like(entry, fixed)
         changed.append(entry)
+    return changed
+
+
+def shebang_python(text: str) -> str | None:
+    """The interpreter a script's shebang runs directly: `#!/abs/python` or the `/bin/sh`
+    exec long form; None for `env`, uv's relocatable form and what is not a shebang."""
+    if not text.startswith("#!"):
+        return None
+    first, _, rest = text.partition("\n")
+    cmd = first[2:].strip()
+    if cmd == "/bin/sh":
+        m = _SH_EXEC.match(rest.partition("\n")[0])
+        if m is None or "$(" in m.group(1) or "`" in m.group(1):
+            return None
+        quoted = m.group(1)
+        if quoted.startswith("'"):
+            return quoted[1:-1].replace("'\"'\"'", "'")
+        return quoted.strip('"')
+    return cmd if cmd and " " not in cmd else None
+
+
+def retarget_scripts(scripts_dir: Path, *, old_python: str, new_python: str) -> list[Path]:
+    """Point the scripts whose shebang runs exactly `old_python` at `new_python` (an install
+    made with the base interpreter into a venv's prefix names the base); returns those."""
+    changed: list[Path] = []
+    if not scripts_dir.is_dir():
+        return changed
+    for entry in sorted(scripts_dir.iterdir()):
+        if entry.is_symlink() or not entry.is_file():
+            continue
+        text = _read_script(entry)
+        if text is None or shebang_python(text) != old_python:
+            continue
+        fixed = rewrite_shebang(text, new_python)
+        if fixed is not None and fixed != text:
+            _write_like(entry, fixed)
+            changed.append(entry)
     return changed
 
 

@@ -73,7 +73,7 @@ def ensure_stack(
         todo = [r for r in spec.requests if r.text not in ok]
         if not todo:
             continue
-        installer = installer or get_installer(plan.installer)
+        installer = installer or get_installer(plan.installer, cache=layout)
         build = _builder(plan, base, cache, todo, identity, installer, base_dirs, on_line, cancel)
         lease(layer_key(build.args[0]))
         layer = build(refresh=plan.refresh)
