@@ -72,11 +72,35 @@ def _version() -> str:
         return "unknown"
 
 
+class _Version(argparse.Action):
+    """argparse's `version` action, the version looked up only when asked for (reading the
+    installed metadata costs every other command about 20 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(f"envlayers {_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="envlayers", description="Layered Python environments that editors can see."
     )
-    parser.add_argument("--version", action="version", version=f"envlayers {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("sync", help="sync the workspace environment from pyproject.toml")

@@ -26,6 +26,7 @@ from envlayers.core.basetx import (
     temporary_sibling,
 )
 from envlayers.core.compose import base_site_dirs
+from envlayers.core.editables import editable_key, restore, store
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
 from envlayers.core.fsutil import (
     atomic_write_json,
@@ -286,16 +287,40 @@ class _Installers:
 
 
 def _install(work: _Work, installer: Installer, requests: list[Request], locked: bool) -> None:
+    project, site = work.plan.project, Path(work.sites[0])
+    kept = _kept_editable(work, installer, requests)
+    restored = kept is not None and restore(work.layout, kept, site, work.python, project.root)
+    editables = [r for r in requests if r.editable and not (restored and _is_project(work, r))]
     installer.install(
         str(work.python),
         [installable(r) for r in requests if not r.editable],
-        editables=[editable_arg(r) for r in requests if r.editable],
+        editables=[editable_arg(r) for r in editables],
         no_deps=locked,
         index=work.plan.index,
-        cwd=work.plan.project.root,
+        cwd=project.root,
         on_line=work.on_line,
         cancel=work.cancel,
         base_python=work.fresh_from,
+    )
+    if kept is not None and not restored and project.name:
+        store(work.layout, kept, site, work.python, project.root, project.name)
+
+
+def _is_project(work: _Work, request: Request) -> bool:
+    root = work.plan.project.root
+    return request.editable == str(root) and not request.requirement.extras
+
+
+def _kept_editable(work: _Work, installer: Installer, requests: list[Request]) -> str | None:
+    """The key of the project's editable install in `core.editables`, when a new venv gets
+    one (then it may come from, or go to, that cache)."""
+    project = work.plan.project
+    if work.fresh_from is None or not project.name or len(work.sites) != 1:
+        return None
+    if not any(_is_project(work, r) for r in requests):
+        return None
+    return editable_key(
+        project.root, project.name, installer.name, work.fresh_from, work.marker_env
     )
 
 

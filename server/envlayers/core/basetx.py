@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from envlayers.core.project import Project
 from envlayers.core.pyrequest import accepts
 from envlayers.core.scripts import relocate_scripts
 from envlayers.core.toml_locate import TomlLocations
+from envlayers.core.trust import rerecord
+from envlayers.core.venvfiles import venv_sites
 
 __all__ = [
     "check_requires_python",
@@ -61,7 +62,7 @@ def check_requires_python(project: Project, target: InterpreterInfo, request: st
 
 
 def temporary_sibling(prefix: Path, kind: str) -> Path:
-    return prefix.with_name(f".{prefix.name}.{kind}-{uuid.uuid4().hex[:8]}")
+    return prefix.with_name(f".{prefix.name}.{kind}-{os.urandom(4).hex()}")
 
 
 def remove_leftovers(prefix: Path) -> None:
@@ -135,7 +136,9 @@ def _clone_entry(source: str, dest: str, copy: bool) -> None:
 def relocate_venv(built: Path, prefix: Path) -> None:
     """Point what the install wrote with `built`'s path (console scripts, pyvenv.cfg) at
     `prefix`, where the venv is about to be swapped in."""
-    relocate_scripts(_venv.venv_scripts(built), old_prefix=built, new_prefix=prefix)
+    moved = relocate_scripts(_venv.venv_scripts(built), old_prefix=built, new_prefix=prefix)
+    for site in venv_sites(built):  # RECORD keeps telling the truth about those scripts
+        rerecord(site, moved)
     command = _venv.read_pyvenv_cfg(built).get("command")
     if command and str(built) in command:
         _venv.write_pyvenv_cfg(built, {"command": command.replace(str(built), str(prefix))})

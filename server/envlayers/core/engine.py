@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from envlayers.config import Options
-from envlayers.core import cacheadmin, consumers, scriptenv
+from envlayers.core import cacheadmin, consumers
 from envlayers.core.active import activate, refresh_active
 from envlayers.core.assemble import assemble_report
 from envlayers.core.base import probe_base, sync_base, sync_info
@@ -152,6 +152,8 @@ class Engine:
     ) -> Report:
         """A PEP 723 script's composition (`core.scriptenv`); without a block, the
         surrounding project's."""
+        from envlayers.core import scriptenv  # only scripts need it (and packaging.pylock)
+
         target = scriptenv.load_target(script, self.layout)
         if target is None:
             project = scriptenv.project_of(script)
@@ -191,6 +193,8 @@ class Engine:
         With `script`, that script's composition (a script without a block: its project's).
         """
         if script is not None:
+            from envlayers.core import scriptenv
+
             target = scriptenv.load_target(script, self.layout)
             if target is None:
                 return self.report(scriptenv.project_of(script))
@@ -247,12 +251,9 @@ class Engine:
         on_line: LineSink | None = None,
         cancel: CancelToken | None = None,
     ) -> dict[str, object]:
-        script = options.script if options is not None else None
         return consumers.install_kernel(
             self,
-            scriptenv.compositions_root(Path(script), self.layout)
-            if script
-            else resolve_workspace(workspace),
+            _kernel_workspace(workspace, options, self.layout),
             options or Options(),
             name=name,
             display_name=display_name,
@@ -284,3 +285,13 @@ class Engine:
         cacheadmin.composition_path(root, name)  # a bad name is refused before the lock
         with workspace_lock(root):
             return cacheadmin.remove_composition(root, name)
+
+
+def _kernel_workspace(workspace: Path, options: Options | None, layout: CacheLayout) -> Path:
+    """Where a kernel's composition lives: a script's stand-in workspace, else the workspace."""
+    script = options.script if options is not None else None
+    if not script:
+        return resolve_workspace(workspace)
+    from envlayers.core import scriptenv  # only scripts need it (and packaging.pylock)
+
+    return scriptenv.compositions_root(Path(script), layout)

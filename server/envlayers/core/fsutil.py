@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def swap_in(new: Path, dest: Path, *, kind: Kind, roots: Sequence[Path]) -> None
     check_removable(dest, kind, roots=roots)
     old: Path | None = None
     if os.path.lexists(dest):
-        old = dest.with_name(f".old-{dest.name}-{uuid.uuid4().hex[:8]}")
+        old = dest.with_name(f".old-{dest.name}-{os.urandom(4).hex()}")
         os.replace(dest, old)
     try:
         os.replace(new, dest)
@@ -123,7 +122,7 @@ def remove_tree(path: Path, *, kind: Kind | Sequence[Kind], roots: Sequence[Path
     else:
         assert problem is not None
         raise problem
-    aside = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
+    aside = path.with_name(f".trash-{path.name}-{os.urandom(4).hex()}")
     try:
         os.replace(path, aside)
     except OSError:

@@ -25,8 +25,8 @@ from envlayers.core.proc import CancelToken, redact
 from envlayers.core.redact import reveal
 from envlayers.core.scripts import retarget_scripts
 from envlayers.core.trust import rerecord
-from envlayers.core.uvrefresh import Refresh, UvRefresh, local_files, unvouched, venv_sites
-from envlayers.core.venvfiles import WRITER_KEY, WRITER_LAYOUT, read_pyvenv_cfg
+from envlayers.core.uvrefresh import Refresh, UvRefresh, local_files, unvouched
+from envlayers.core.venvfiles import WRITER_KEY, WRITER_LAYOUT, read_pyvenv_cfg, venv_sites
 
 __all__ = [
     "UV_ENV",

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import uuid
 from pathlib import Path
 
 from envlayers.core.errors import InvalidInput, OperationFailed
@@ -134,7 +133,7 @@ def write_kernel_dir(kernels: Path, name: str, spec: dict[str, object], logos: l
         )
     try:
         kernels.mkdir(parents=True, exist_ok=True)
-        tmp = kernels / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = kernels / f".{name}.tmp-{os.urandom(4).hex()}"
         tmp.mkdir()
         mark(tmp, "kernel")
         try:

@@ -14,16 +14,14 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from envlayers.core import venv as _venv
 from envlayers.core.errors import EnvlayersError, InvalidInput, OperationFailed
+from envlayers.core.flock import FileLock, Timeout
 from envlayers.core.fsutil import (
     atomic_write_json,
     dir_size,
@@ -307,7 +305,7 @@ class LayerCache:
         cancel: CancelToken | None,
     ) -> Layer:
         final = self.root / key
-        tmp = self.root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+        tmp = self.root / f".tmp-{key}-{os.urandom(4).hex()}"
         log.info("building layer %s for %s", key, ", ".join([*requirements, *editables]))
         try:
             if cancel is not None:

@@ -14,14 +14,12 @@ import contextlib
 import errno
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-from filelock import FileLock, Timeout
-
 from envlayers.core.errors import OperationFailed
+from envlayers.core.flock import FileLock, Timeout
 from envlayers.core.fsutil import remove_file
 
 __all__ = ["LeaseSet", "guarded", "leased"]
@@ -56,7 +54,7 @@ class LeaseSet:
         """Lease the layer `key` (idempotent). Waits for a build of it in progress."""
         if key in self._held:
             return
-        path = self.root / f".{key}.lease-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path = self.root / f".{key}.lease-{os.getpid()}-{os.urandom(4).hex()}"
         lease = FileLock(str(path), timeout=0)
         try:
             with _build_lock(self.root, key, _WAIT):

@@ -13,24 +13,24 @@ import logging
 import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from packaging.markers import Environment, default_environment
-from packaging.pylock import (
-    Package,
-    PackageArchive,
-    PackageDirectory,
-    PackageSdist,
-    PackageVcs,
-    PackageWheel,
-    Pylock,
-    PylockSelectError,
-    PylockValidationError,
-)
-from packaging.tags import Tag
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from envlayers.core.errors import InvalidInput, OperationFailed
+
+if TYPE_CHECKING:  # packaging.pylock is imported when a lock file is read (8 ms otherwise)
+    from packaging.pylock import (
+        Package,
+        PackageArchive,
+        PackageDirectory,
+        PackageSdist,
+        PackageVcs,
+        PackageWheel,
+        Pylock,
+    )
+    from packaging.tags import Tag
 
 __all__ = ["load_pylock", "lock_fingerprint", "pylock_requirements"]
 
@@ -47,6 +47,8 @@ def lock_fingerprint(path: Path) -> str:
 
 def load_pylock(path: Path) -> Pylock:
     """Read and validate a PEP 751 lock file; `InvalidInput` names the file and the problem."""
+    from packaging.pylock import Pylock, PylockValidationError
+
     file = str(path)
     try:
         data = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
@@ -82,6 +84,8 @@ def pylock_requirements(
     default groups. Raises `InvalidInput` naming the file when the lock is invalid or does
     not fit the environment.
     """
+    from packaging.pylock import PylockSelectError, PylockValidationError
+
     lock = load_pylock(path)
     env = {**default_environment(), **marker_env}
     if env.keys() - marker_env.keys():
@@ -121,6 +125,8 @@ def _pin(
     source: PackageVcs | PackageDirectory | PackageArchive | PackageWheel | PackageSdist,
     base: Path,
 ) -> str:
+    from packaging.pylock import PackageArchive, PackageDirectory, PackageVcs, PackageWheel
+
     name = str(package.name)
     if isinstance(source, PackageVcs):
         where = source.url or _file_url(base, source.path or "")

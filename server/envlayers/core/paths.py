@@ -82,6 +82,11 @@ class CacheLayout:
         return self.root / "scripts" / "v1"
 
     @property
+    def editables(self) -> Path:
+        """Projects' editable installs, kept for their next new venv (`core.editables`)."""
+        return self.root / "editables" / "v1"
+
+    @property
     def uv_refresh(self) -> Path:
         """What uv has read of local find-links folders (`core.uvrefresh`)."""
         return self.root / "uv-find-links.json"

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from filelock import FileLock
-
 from envlayers.core.errors import InvalidInput, OperationFailed
+from envlayers.core.flock import FileLock
 from envlayers.core.fsutil import atomic_write_text
 from envlayers.core.locate import find_project_str, find_workspace
 from envlayers.core.redact import redact

@@ -46,7 +46,6 @@ __all__ = [
     "record",
     "sdist_names",
     "unvouched",
-    "venv_sites",
 ]
 
 _FORMAT = 1
@@ -261,7 +260,3 @@ class UvRefresh(Refresh):
     def done(self) -> None:
         if self.record is not None:
             record(self.record, self.vouched)
-
-
-def venv_sites(prefix: Path) -> list[Path]:
-    return [*prefix.glob("lib/python*/site-packages"), prefix / "Lib" / "site-packages"]

@@ -28,6 +28,7 @@ __all__ = [
     "site_packages",
     "venv_python",
     "venv_scripts",
+    "venv_sites",
     "windows_launchers",
     "write_pyvenv_cfg",
 ]
@@ -43,6 +44,12 @@ WRITER_LAYOUT = "1"
 
 def venv_scripts(prefix: Path) -> Path:
     return prefix / ("Scripts" if WINDOWS else "bin")
+
+
+def venv_sites(prefix: Path) -> list[Path]:
+    """The site-packages folders a venv at `prefix` has (whatever its Python version)."""
+    found = [*prefix.glob("lib/python*/site-packages"), prefix / "Lib" / "site-packages"]
+    return [p for p in found if p.is_dir()]
 
 
 def venv_python(prefix: Path) -> Path:
