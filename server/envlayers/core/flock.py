@@ -9,6 +9,7 @@ a symbolic link: a repository cannot point envlayers' lock at a file elsewhere.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -55,6 +56,16 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _open(path: str) -> int:
+    try:
+        return os.open(path, _FLAGS, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EROFS) or not os.path.isfile(path):
+            raise
+    # A lock file we may not write (a read-only cache): a shared descriptor still locks.
+    return os.open(path, (_FLAGS & ~(os.O_RDWR | os.O_CREAT)) | os.O_RDONLY)
+
+
 class FileLock:
     """An exclusive lock on `lock_file`; `timeout` seconds to wait (negative: forever)."""
 
@@ -72,7 +83,7 @@ class FileLock:
         if self._fd is not None:
             self._depth += 1
             return
-        fd = os.open(self.lock_file, _FLAGS, 0o600)
+        fd = _open(self.lock_file)
         deadline = time.monotonic() + self.timeout
         try:
             while not _try_lock(fd):
