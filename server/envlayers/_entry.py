@@ -75,9 +75,8 @@ def fast_options(argv: Sequence[str]) -> tuple[str, str, str, dict[str, object]]
     return command, plain["--project"], plain["--format"], options
 
 
-def _try_fast(argv: Sequence[str]) -> str | None:
+def _try_fast(parsed: tuple[str, str, str, dict[str, object]] | None) -> str | None:
     """The stored report's text for a repeated request whose inputs are unchanged, else None."""
-    parsed = fast_options(argv)
     if parsed is None:
         return None
     command, project, fmt, wire = parsed
@@ -99,14 +98,20 @@ def _try_fast(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        parsed = text = None
         try:
-            text = _try_fast(args)
+            parsed = fast_options(args)
+            text = _try_fast(parsed)
         except (OSError, ValueError, KeyError, TypeError):
             text = None  # the full path will say what is wrong
         if text is not None:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
             return 0
+        if parsed is not None:  # plain flags: the engine without argparse
+            from envlayers.cli import run_plain
+
+            return run_plain(*parsed, quiet=any(w in ("-q", "--quiet") for w in args))
         from envlayers.cli import main as full
 
         return full(args)

@@ -67,7 +67,7 @@ def test_a_closed_stdout_ends_quietly_on_the_full_and_the_fast_path(ws: Path) ->
 
 
 def test_every_command_takes_format_text_or_json() -> None:
-    from envlayers.cli import build_parser
+    from envlayers.cliparse import build_parser
 
     commands = [
         ["sync"],

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from envlayers._entry import fast_options
-from envlayers.cli import _options, build_parser
+from envlayers.cliparse import build_parser
+from envlayers.cliparse import options_of as _options
+from envlayers.config import Options
 
 AGREE = [
     ["env"],
@@ -40,6 +42,9 @@ def test_fast_reader_agrees_with_argparse(argv: list[str]) -> None:
     assert command == ns.command
     assert project == ns.project and fmt == ns.format
     assert wire == options.to_json()
+    # A plain `env` / `sync` the stored reports cannot answer runs from these words alone,
+    # without argparse (`cli.run_plain`): the request must be the very same.
+    assert Options.from_json(wire) == options
 
 
 GIVE_UP = [

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,7 +278,7 @@ def ensure_composed(
             return _from_record(name, final, record, reused=True)
     _ensure_root(root)
     log.info("composing %s from %d layer(s)", final, len(layers))
-    tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    tmp = root / f".tmp-{name}-{os.urandom(4).hex()}"
     try:
         record = _build_overlay(tmp, final, workspace, base, layers, digest, dirs)
         if final.is_dir() and carry is not None:

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.dependency_groups import (
-    CyclicDependencyGroup,
-    DependencyGroupInclude,
-    DependencyGroupResolver,
-)
 from packaging.utils import canonicalize_name
 
 from envlayers.core.checker import Checker
 from envlayers.core.requirements import ReqItem
 from envlayers.core.toml_locate import KeyPath
+
+if TYPE_CHECKING:  # imported where groups are resolved: most projects have none
+    from packaging.dependency_groups import CyclicDependencyGroup
 
 __all__ = ["VALID_NAME", "decode_dependency_groups"]
 
@@ -120,6 +118,12 @@ class _Groups:
 
     def resolve(self) -> dict[str, tuple[ReqItem, ...]]:
         """Resolve includes with packaging's resolver; map its requirements back to items."""
+        from packaging.dependency_groups import (
+            CyclicDependencyGroup,
+            DependencyGroupInclude,
+            DependencyGroupResolver,
+        )
+
         resolver = DependencyGroupResolver(self.clean)
         by_id: dict[int, ReqItem] = {}
         for norm, items in self.origin.items():
