@@ -50,7 +50,10 @@ def assemble_report(
     base_dirs = base_site_dirs(base)
     active = read_active(root) or {}
     warnings: list[str] = []
-    name, layers = _active_stack(root, active, base, base_dirs, LayerCache(layout.layers), warnings)
+    cache = LayerCache(layout.layers)
+    # The layers this command just built or checked (`reused`) are not checked again.
+    checked = set(reused or ())
+    name, layers = _active_stack(root, active, base, base_dirs, cache, checked, warnings)
     if name is not None:
         composed = root / ".envlayers" / name
         interpreter, virtual_env = _venv.venv_python(composed), composed
@@ -107,6 +110,7 @@ def _active_stack(
     base: InterpreterInfo,
     base_dirs: list[str],
     cache: LayerCache,
+    checked: set[str],
     warnings: list[str],
 ) -> tuple[str | None, list[Layer]]:
     """The active composition's name and layers (top first), when it is whole; else a warning."""
@@ -117,7 +121,9 @@ def _active_stack(
     record = load_composed(root / ".envlayers" / name)
     loaded = [cache.load(k) for k in strs(active.get("layers"))]
     # A layer that lost files is never offered as is (compose rebuilds it).
-    damage = [d for la in loaded if la is not None and (d := cache.verify(la))]
+    damage = [
+        d for la in loaded if la is not None and la.key not in checked and (d := cache.verify(la))
+    ]
     if record is None or any(la is None for la in loaded) or damage:
         why = f" ({damage[0]})" if damage else ""
         warnings.append(

@@ -73,7 +73,9 @@ def record_problem(prefix: Path, site: Path, *, hashes: bool) -> str | None:
     the recorded size and, with `hashes`, the recorded sha256. Byte code is skipped (installers
     may or may not compile it). A RECORD row that leads outside `prefix` is a problem too.
     """
-    top = os.path.realpath(prefix)
+    # With hashes (adopting a layer) every path is resolved, links included; the quick check
+    # of every report compares the written paths (a `..` out of the prefix) and stats them.
+    top = os.path.realpath(prefix) if hashes else os.path.normpath(os.path.abspath(prefix))
     try:
         infos = sorted(e.path for e in os.scandir(site) if e.name.endswith(".dist-info"))
     except OSError as exc:
@@ -90,17 +92,28 @@ def rerecord(site: Path, files: Sequence[Path]) -> None:
     scripts get their final shebang) with their hash and size as they are now."""
     if not files:
         return
-    wanted = {os.path.realpath(f) for f in files}
+    wanted = {os.path.normpath(os.path.abspath(f)) for f in files}
+    wanted |= {os.path.realpath(f) for f in files}
+    names = {os.path.basename(f) for f in wanted}
     for info in sorted(site.glob("*.dist-info")):
         record = info / "RECORD"
         try:
-            rows = list(_rows(record))
-        except (OSError, UnicodeDecodeError, csv.Error):
+            text = record.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not any(n in text for n in names):
+            continue  # a RECORD that cannot list them (most of them): not parsed
+        try:
+            rows = list(csv.reader(io.StringIO(text)))
+        except csv.Error:
             continue
         changed = False
         for row in rows:
-            if row and os.path.realpath(site / row[0]) in wanted:
-                data = (site / row[0]).read_bytes()
+            if not row or os.path.basename(row[0]) not in names:
+                continue
+            path = os.path.join(site, row[0])
+            if os.path.normpath(path) in wanted or os.path.realpath(path) in wanted:
+                data = Path(path).read_bytes()
                 digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
                 row[1:] = [f"sha256={digest.decode('ascii')}", str(len(data))]
                 changed = True
@@ -125,7 +138,8 @@ def _dist_problem(info: Path, top: str, *, hashes: bool) -> str | None:
         rel = row[0] if row else ""
         if not rel or rel.endswith(".pyc") or "__pycache__" in rel:
             continue
-        target = os.path.realpath(site / rel)
+        joined = os.path.join(site, rel)
+        target = os.path.realpath(joined) if hashes else os.path.normpath(joined)
         if os.path.commonpath([top, target]) != top:
             return f"{info.name}/RECORD lists {rel!r}, which is outside the environment"
         digest = row[1] if len(row) > 1 else ""
