@@ -362,10 +362,10 @@ def rows_scale(ctx: Context) -> None:
     p = str(ws.envlayers)
     os.environ["ENVLAYERS_CACHE_DIR"] = ctx.env["ENVLAYERS_CACHE_DIR"]
     from envlayers.core.compose import base_site_dirs
+    from envlayers.core.engine import Engine
     from envlayers.core.interpreter import probe
     from envlayers.core.inventory import Inventory
     from envlayers.core.satisfy import check, parse_request
-    from envlayers.core.engine import Engine
 
     base = probe(ws.envlayers / ".venv" / "bin" / "python")
     sites = base_site_dirs(base)
@@ -508,6 +508,22 @@ def rows_first(ctx: Context) -> None:
         Target("<= 1.1x uv", "ratio", 1.1, "issue 13"),
         resets=(new_venv(ws.envlayers / ".venv"), new_venv(ws.uv / ".venv")),
     )
+    # What the gap is made of: uv's own share of our first sync (the one installer call, into
+    # a new prefix, with the base interpreter uv already knows) against the same `uv sync`.
+    prefix = ctx.tmp / "first-uv-prefix"
+    uv_alone = [uv_bin(), "pip", "install", "--quiet", "--python", ctx.python, "--prefix"]
+    uv_alone += [str(prefix), *index_flags(ws.wheelhouses), "-r", str(ws.requirements)]
+    pair(
+        ctx,
+        "floor-first-sync-uv",
+        "uv's share of our first sync: its `uv pip install --prefix` call alone (the project's "
+        "editable comes from our cache) vs `uv sync`",
+        lambda: time_cmd(uv_alone, env=ctx.env),
+        "uv sync --offline (new .venv)",
+        uv(ctx, ws.uv, "sync", "--inexact", "--offline", "--quiet"),
+        Target("-"),
+        resets=(new_venv(prefix), new_venv(ws.uv / ".venv")),
+    )
     pip_venv = ctx.tmp / "first-pip-venv"
     pip_cmd = [sys.executable, "-m", "pip", "--python", str(pip_venv / "bin" / "python")]
     pip_cmd += ["install", "--quiet", "--disable-pip-version-check", *index_flags(ws.wheelhouses)]
@@ -554,6 +570,17 @@ def rows_first(ctx: Context) -> None:
         "uv run --with X python -c pass",
         uv(ctx, ws.uv, "run", "--offline", "--with", "xtra", "python", "-c", "pass"),
         Target("<= 0.5x uv", "ratio", 0.5, "issue 13 (as report-cli)"),
+    )
+    imports = "import envlayers._entry, envlayers.cli, envlayers.core.engine"
+    pair(
+        ctx,
+        "floor-imports",
+        "what the slow path imports (the engine and everything it needs) vs a bare "
+        "`python -c pass` of the same interpreter",
+        lambda: time_cmd([sys.executable, "-c", imports], env=ctx.env),
+        "python -c pass",
+        lambda: time_cmd([sys.executable, "-c", "pass"], env=ctx.env),
+        Target("-"),
     )
     pair(
         ctx,

@@ -43,7 +43,10 @@ def atomic_write_bytes(
 ) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a mix.
 
-    `mode` sets the file's permissions; `durable` flushes it to disk before the rename.
+    `mode` sets the file's permissions; `durable` flushes it to disk before the rename. Not by
+    default: everything envlayers writes is state it can rebuild, and every reader validates
+    what it reads (a file emptied by a power cut reads as absent: rebuilt, never trusted), so
+    an `fsync` (1-10 ms each, several per command) would buy nothing.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ def atomic_write_bytes(
 
 
 def atomic_write_text(
-    path: Path | str, text: str, *, mode: int | None = None, durable: bool = True
+    path: Path | str, text: str, *, mode: int | None = None, durable: bool = False
 ) -> None:
     """`atomic_write_bytes` of `text` in UTF-8 (newlines as given)."""
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode, durable=durable)
