@@ -52,10 +52,13 @@ REALISTIC = ("rich", "httpx")
 
 
 def compile_envlayers() -> None:
-    """Byte-compile envlayers' sources, as `pip install` does for a user's copy."""
+    """Byte-compile the measured envlayers' sources (the copy this interpreter imports, which
+    may be another checkout's), as `pip install` does for a user's copy."""
     import compileall
 
-    compileall.compile_dir(str(ROOT / "server" / "envlayers"), quiet=1)
+    import envlayers
+
+    compileall.compile_dir(str(Path(envlayers.__file__).parent), quiet=1)
 
 
 def uv_bin() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from envlayers._entry import _try_fast
+from envlayers._entry import _try_fast, fast_options
 from envlayers.core.locate import find_workspace_str
 from tests.support.cli import cli, run_in
 from tests.support.isolation import find_pythons, uv_bin
@@ -177,12 +177,16 @@ def test_compose_over_the_one_base_from_a_member(
     a = cli("sync", "--format", "json", cwd=ws / "packages" / "a")
     assert a.returncode == 0, a.stderr
     monkeypatch.chdir(ws / "packages" / "a")
-    fast = _try_fast(["sync", "--format", "json"])  # a no-op now: the stored report answers
+    fast = _try_fast(
+        fast_options(["sync", "--format", "json"])
+    )  # a no-op now: the stored report answers
     assert fast is not None and json.loads(fast)["sync"]["installed"] == []
-    assert _try_fast(["sync", "--format", "json", "--project", str(member)]) is None
+    assert _try_fast(fast_options(["sync", "--format", "json", "--project", str(member)])) is None
     b = cli("sync", "--format", "json", "--project", str(member), cwd=ws / "packages" / "a")
     assert b.returncode == 0, b.stderr
-    assert _try_fast(["sync", "--format", "json", "--project", str(member)]) is not None
+    assert (
+        _try_fast(fast_options(["sync", "--format", "json", "--project", str(member)])) is not None
+    )
     assert "app-b" in _installed(ws / ".venv")
     # A group no synced member defines is refused, as uv does.
     nogroup = cli("sync", "--group", "docs", cwd=member)

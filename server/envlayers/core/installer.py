@@ -312,7 +312,7 @@ class UvInstaller(_Base):
 
 def _fresh_prefix(python: str, base_python: str | None) -> Path | None:
     """The venv of `python` when an install may go into its prefix with `base_python`: a
-    POSIX venv our writer made from that very interpreter."""
+    POSIX venv our writer made from that very interpreter, without system site packages."""
     if base_python is None or os.name == "nt":
         return None
     exe = Path(python)
@@ -321,6 +321,8 @@ def _fresh_prefix(python: str, base_python: str | None) -> Path | None:
     cfg = read_pyvenv_cfg(exe.parent.parent)
     if cfg.get(WRITER_KEY) != WRITER_LAYOUT or cfg.get("base-executable") != base_python:
         return None
+    if cfg.get("include-system-site-packages", "false").lower() != "false":
+        return None  # uv would not see the base's packages there: let it query the venv
     return exe.parent.parent
 
 
