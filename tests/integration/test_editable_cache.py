@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from envlayers.core.editables import entry_for
 from envlayers.core.paths import CacheLayout
 from tests.support.cli import cli, run_in
+from tests.support.disk import snapshot
 from tests.support.workspaces import workspace
 
 pytestmark = pytest.mark.slow
@@ -147,4 +149,25 @@ def test_dynamic_metadata_is_never_kept(
     _new_venv_sync(ws)
     _new_venv_sync(ws)
     assert _builds(ws) == 2
+    _check_installed(ws)
+
+
+def test_a_kept_entry_naming_paths_outside_the_venv_writes_nothing(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    ws = _project(tmp_path, "uv", wheelhouse)
+    _new_venv_sync(ws)
+    meta_path = entry_for(CacheLayout.at(), ws) / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine\n", encoding="utf-8")
+    before = snapshot(tmp_path, skip=[ws])
+    # The cache is input like any other: an entry that climbs out of the venv is refused whole.
+    digest = next(iter(meta["files"].values()))
+    meta["files"]["site/../../../../../outside/evil.pth"] = digest
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    result = _new_venv_sync(ws)
+    assert "building it again" in result.stderr and _builds(ws) == 2
+    assert snapshot(tmp_path, skip=[ws]) == before
     _check_installed(ws)

@@ -34,7 +34,7 @@ from envlayers.core.paths import CacheLayout
 from envlayers.core.scripts import rewrite_shebang, shebang_python
 from envlayers.core.trust import rerecord
 
-__all__ = ["editable_key", "restore", "store"]
+__all__ = ["editable_key", "entry_for", "restore", "store"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def editable_key(
     return _sha256(json.dumps(inputs, sort_keys=True).encode("utf-8"))
 
 
-def _entry(layout: CacheLayout, root: Path) -> Path:
+def entry_for(layout: CacheLayout, root: Path) -> Path:
+    """The cache folder that holds the editable install of the project at `root`."""
     return layout.editables / _sha256(os.path.realpath(root).encode("utf-8"))[:24]
 
 
@@ -149,7 +150,7 @@ def store(layout: CacheLayout, key: str, site: Path, python: Path, root: Path, n
     if files is None:
         log.debug("the editable install of %s is not kept (unusual layout)", name)
         return
-    entry = _entry(layout, root)
+    entry = entry_for(layout, root)
     tmp = entry.with_name(f".tmp-{entry.name}-{os.urandom(4).hex()}")
     try:
         layout.ensure()
@@ -173,7 +174,7 @@ def store(layout: CacheLayout, key: str, site: Path, python: Path, root: Path, n
 
 def restore(layout: CacheLayout, key: str, site: Path, python: Path, root: Path) -> bool:
     """Copy the kept editable for `key` into the new venv of `python`; whether it was."""
-    entry = _entry(layout, root)
+    entry = entry_for(layout, root)
     meta = read_json(entry / "meta.json")
     if meta is None or meta.get("format") != _FORMAT or meta.get("key") != key:
         return False
