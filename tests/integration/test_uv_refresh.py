@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from envlayers.core.paths import CacheLayout
 from envlayers.core.scripts import shebang_python
 from tests.support.cli import cli, run_in
 from tests.support.isolation import uv_bin
+from tests.support.projects import write_project
 from tests.support.wheels import build_wheel
 from tests.support.workspaces import workspace
 
@@ -151,3 +153,30 @@ def test_a_damaged_refresh_record_costs_a_compare(
     report = _env(ws, env, "localonly")
     assert run_in(report["interpreter"], "import localonly; print(localonly.V)").stdout == "3\n"
     assert json.loads(record.read_text(encoding="utf-8"))["format"] == 1
+
+
+def test_an_sdist_is_revalidated_once_up_front_then_vouched_for(
+    tmp_path: Path, setup: tuple[Path, Path, dict[str, str], Path]
+) -> None:
+    ws, links, env, log = setup
+    project = write_project(tmp_path / "sdistpkg", name="sdistpkg")
+    code = "import sys; sys.path.insert(0, '_backend'); import tinybackend as b; "
+    code += "print(b.build_sdist(sys.argv[1]))"
+    made = subprocess.run(  # the project's own backend makes its sdist
+        [sys.executable, "-c", code, str(links)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (links / made.stdout.strip()).is_file()
+    _env(ws, env)  # the base first: its installs are not what this test watches
+    _installs(log)
+    first = _env(ws, env, "sdistpkg")
+    (call,) = _installs(log)  # refreshed up front (an sdist cannot be compared): one run
+    assert call[call.index("--refresh-package") + 1] == "sdistpkg"
+    assert run_in(first["interpreter"], "import sdistpkg").returncode == 0
+    both = _env(ws, env, "sdistpkg", "second")
+    (call,) = _installs(log)  # now vouched for: no refresh
+    assert "--refresh-package" not in call
+    assert run_in(both["interpreter"], "import sdistpkg, second").returncode == 0

@@ -253,9 +253,11 @@ class UvRefresh(Refresh):
     def stale(self) -> list[str]:
         after = installed_dists(self.sites)
         names, self.vouched = check_installed(self.files, self.before, after)
-        # What is installed again with a refresh is the file's content: vouched for too.
+        # Installed now with a refresh (an sdist, up front) or about to be (a stale wheel): what
+        # uv installed then is the file's content, vouched for too.
         self.vouched.update({p: f for p, f in self.files.items() if f.name in names})
-        return names
+        upfront = set(sdist_names(self.files))
+        return [n for n in names if n not in upfront]
 
     def done(self) -> None:
         if self.record is not None:
