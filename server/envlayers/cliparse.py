@@ -158,21 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(ns: argparse.Namespace) -> Options:
-    """The request of a parsed command line, read through the flag table."""
-    g = vars(ns)
-    values: dict[str, Any] = {}
-    for f in OPTION_FLAGS:
-        raw = g.get(f.field)
-        if f.kind == "strs":
-            values[f.field] = tuple(f.items(raw or ()))
-        elif f.kind == "bool":
-            values[f.field] = bool(raw)
-        else:
-            values[f.field] = raw
-    return Options(**values)
-
-
 def options_of(ns: argparse.Namespace) -> Options:
     """The request of a parsed command line, read through the flag table."""
     g = vars(ns)
