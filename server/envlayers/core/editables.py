@@ -114,6 +114,7 @@ def _layout_of(site: Path, rows: Sequence[Sequence[str]]) -> list[tuple[str, str
     anywhere else, is not a plain file, or there are too many or too big."""
     out: list[tuple[str, str]] = []
     total = 0
+    homes = {"site": os.path.realpath(site), "bin": os.path.realpath(site.parents[2] / "bin")}
     for row in rows:
         if not row or not row[0]:
             continue
@@ -125,12 +126,15 @@ def _layout_of(site: Path, rows: Sequence[Sequence[str]]) -> list[tuple[str, str
             rel = parts[4]
             if rel in ("", ".", ".."):
                 return None
-            place, path = "bin", site.parent.parent.parent / "bin" / rel
+            place, path = "bin", site.parents[2] / "bin" / rel
         elif rel.startswith("/") or ".." in parts or "" in parts:
             return None
         else:
             place, path = "site", site / rel
         try:
+            # No link anywhere on the way: a folder linked out of the venv is not copied.
+            if os.path.commonpath([homes[place], os.path.realpath(path)]) != homes[place]:
+                return None
             if path.is_symlink() or not path.is_file():
                 return None
             total += path.stat().st_size
