@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from envlayers.config import Options
 from envlayers.core.engine import Engine
+from envlayers.core.flock import FileLock, Timeout
 from tests.support.cli import run_in
 from tests.support.disk import assert_cache_sound, layers_root, leftovers, published
 from tests.support.lsp import slow_package
@@ -129,7 +129,7 @@ def test_sync_killed_at_random_points_is_repaired(tmp_path: Path, wheelhouse: Pa
 
 _HOLD = """
 import sys, time
-from filelock import FileLock
+from envlayers.core.flock import FileLock
 lock = FileLock(sys.argv[1])
 lock.acquire()
 open(sys.argv[2], "w").close()
@@ -138,10 +138,10 @@ time.sleep(600)
 
 
 def _locked_elsewhere(lock_path: Path) -> bool:
-    lock = FileLock(str(lock_path))
+    lock = FileLock(str(lock_path), timeout=0.2)
     try:
-        lock.acquire(timeout=0.2)
-    except Exception:
+        lock.acquire()
+    except Timeout:
         return True
     lock.release()
     return False

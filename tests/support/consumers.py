@@ -15,7 +15,7 @@ import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
-from filelock import FileLock
+from envlayers.core.flock import FileLock
 
 __all__ = ["PYRIGHT_DIR", "debugger_env", "pyright_bin", "site_packages_of_this_venv"]
 
