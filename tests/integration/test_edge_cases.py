@@ -10,14 +10,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from envlayers.config import Options
 from envlayers.core.engine import Engine
 from envlayers.core.errors import InstallFailed, InvalidInput
-from tests.support.cli import cli, run_in
+from tests.support.cli import cli, cli_cmd, run_in
+from tests.support.isolation import uv_bin
 from tests.support.wheels import build_wheel
 from tests.support.workspaces import workspace
 
@@ -300,6 +303,83 @@ def test_14_killed_build_is_never_used(ws: Path, envlayers_cache: Path) -> None:
     report = json.loads(result.stdout)
     assert run_in(report["interpreter"], "import plugin").returncode == 0
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def _held_uv(tmp_path: Path, pidfile: Path, go: Path) -> Path:
+    """uv behind a wrapper whose `pip install` says its pid and waits for `go` to exist."""
+    wrapper = tmp_path / "uv-held"
+    real = uv_bin()
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, time\n"
+        "if sys.argv[1:3] == ['pip', 'install']:\n"
+        f"    with open({str(pidfile)!r} + '.tmp', 'w') as fh:\n"
+        "        fh.write(str(os.getpid()))\n"
+        f"    os.replace({str(pidfile)!r} + '.tmp', {str(pidfile)!r})\n"
+        f"    while not os.path.exists({str(go)!r}):\n"
+        "        time.sleep(0.02)\n"
+        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n",
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _until(ready: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_14b_a_killed_builds_installer_never_works_beside_the_next_build(
+    tmp_path: Path, wheelhouse: Path, envlayers_cache: Path
+) -> None:
+    """`kill -9` of envlayers leaves the installer it started running (its own process group,
+    so that a cancel can kill its tree). The next build of that layer waits for it to end,
+    then starts clean: nothing of the dead build is written after, or beside, the new one."""
+    ws = workspace(tmp_path / "ws", "uv", wheelhouse)
+    assert cli("sync", "--project", str(ws)).returncode == 0
+    root = envlayers_cache / "layers" / "v1"
+    pidfile, go = tmp_path / "installer.pid", tmp_path / "go"
+    held = {**os.environ, "ENVLAYERS_UV": str(_held_uv(tmp_path, pidfile, go))}
+    args = ("env", "--no-sync", "--with", "plugin", "--project", str(ws))
+    first = subprocess.Popen(
+        cli_cmd(*args),
+        env=held,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    _until(pidfile.exists, "the first build's installer")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    orphan = psutil.Process(int(pidfile.read_text()))
+    assert _running(orphan)  # the installer outlived the envlayers that started it
+    out, err = tmp_path / "second.out", tmp_path / "second.err"
+    with out.open("wb") as fo, err.open("wb") as fe:
+        second = subprocess.Popen(cli_cmd(*args, "-v", "--format", "json"), stdout=fo, stderr=fe)
+        _until(
+            lambda: second.poll() is not None or b"waiting for another" in err.read_bytes(),
+            "the second build to finish or wait",
+        )
+        finished_beside = second.poll() is not None
+        go.touch()  # the dead build's installer goes on: uv writes into its build folder
+        assert second.wait(timeout=300) == 0, err.read_text()
+    _until(lambda: not _running(orphan), "the dead build's installer to end")
+    assert not finished_beside, "the next build ran while the dead build's installer wrote"
+    assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
+    report = json.loads(out.read_text())
+    (layer,) = report["layers"]
+    assert (Path(layer["path"]) / "envlayers-layer.json").exists()
+    assert run_in(report["interpreter"], "import plugin").returncode == 0
 
 
 def test_15_unresolvable_request_changes_nothing(

@@ -3,6 +3,7 @@ is re-entrant per object, lets go when its holder dies, and never follows a link
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,61 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path
     with pytest.raises(OSError):
         FileLock(str(link), timeout=0).acquire()
     assert list(outside.iterdir()) == []
+
+
+_PARENT = """
+import sys, threading, time
+from envlayers.core.flock import FileLock
+from envlayers.core.proc import run
+lock = FileLock(sys.argv[1])
+lock.acquire()
+child = (
+    "import os, time\\nopen(%r, 'w').close()\\nwhile not os.path.exists(%r): time.sleep(0.02)"
+    % (sys.argv[2] + ".ready", sys.argv[2])
+)
+threading.Thread(target=run, args=([sys.executable, "-c", child],), daemon=True).start()
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+def test_a_child_outliving_its_killed_parent_keeps_the_parents_lock(tmp_path: Path) -> None:
+    path, go = tmp_path / ".lock", tmp_path / "go"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(path), str(go)], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None and parent.stdout.readline().strip() == "started"
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "go.ready").exists():  # the child runs
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        _stop(parent, kill=True)  # SIGKILL: no release; the child is in its own group, alive
+        with pytest.raises(Timeout):
+            FileLock(str(path), timeout=0.3).acquire()
+    finally:
+        go.touch()  # the child ends, and with it the last holder
+        _stop(parent, kill=True)
+    with FileLock(str(path), timeout=30) as lock:
+        assert lock.is_locked
+
+
+_FDS = "import json, os; print(json.dumps(sorted(int(n) for n in os.listdir('/proc/self/fd'))))"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_child_gets_the_locks_held_now_and_nothing_released(tmp_path: Path) -> None:
+    from envlayers.core.proc import run
+
+    def child_fds() -> list[int]:
+        result = run([sys.executable, "-c", _FDS])
+        assert result.returncode == 0, result.stderr
+        fds: list[int] = json.loads(result.stdout)
+        return fds
+
+    alone = child_fds()  # stdio and listdir's own descriptor
+    lock = FileLock(str(tmp_path / ".lock"))
+    with lock:
+        assert len(child_fds()) == len(alone) + 1
+    assert child_fds() == alone

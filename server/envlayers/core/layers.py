@@ -164,7 +164,8 @@ class LayerCache:
 
     def _lock(self, key: str) -> FileLock:
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / f".{key}.lock"), timeout=_LOCK_TIMEOUT)
+        waiting = partial(log.info, "waiting for another build of layer %s to finish", key)
+        return FileLock(str(self.root / f".{key}.lock"), timeout=_LOCK_TIMEOUT, on_wait=waiting)
 
     def load(self, key: str, *, check_interpreter: bool = True) -> Layer | None:
         """The published layer of `key`, or None when absent or not whole (never used as is)."""

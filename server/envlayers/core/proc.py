@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from envlayers.core.errors import Cancelled, OperationFailed
+from envlayers.core.flock import inherited
 from envlayers.core.redact import redact
 
 __all__ = [
@@ -199,15 +200,18 @@ def run(
     else:
         kwargs["start_new_session"] = True  # own process group: cancellation kills the tree
     try:
-        proc = subprocess.Popen(  # argv list, never a shell
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=popen_env,
-            cwd=None if cwd is None else os.fspath(cwd),
-            **kwargs,  # type: ignore[call-overload]
-        )
+        # The child holds our locks too: killed, we may leave it running (its own group).
+        with inherited() as locks:
+            proc = subprocess.Popen(  # argv list, never a shell
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=popen_env,
+                cwd=None if cwd is None else os.fspath(cwd),
+                pass_fds=locks,
+                **kwargs,  # type: ignore[call-overload]
+            )
     except OSError as exc:
         raise OperationFailed(f"cannot run {shown[0]}: {exc.strerror or exc}") from exc
     with _LIVE_LOCK:

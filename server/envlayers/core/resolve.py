@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -13,6 +14,8 @@ from envlayers.core.locate import find_project_str, find_workspace
 from envlayers.core.redact import redact
 
 __all__ = ["resolve_member", "resolve_workspace", "workspace_lock"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_workspace(value: str | os.PathLike[str]) -> Path:
@@ -66,4 +69,8 @@ def workspace_lock(root: Path) -> FileLock:
     ignore = d / ".gitignore"
     if not ignore.exists():
         atomic_write_text(ignore, "*\n", durable=False)
-    return FileLock(str(d / ".lock"), timeout=3600)
+    return FileLock(
+        str(d / ".lock"),
+        timeout=3600,
+        on_wait=lambda: log.info("waiting for another envlayers command on %s to finish", root),
+    )
