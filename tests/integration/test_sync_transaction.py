@@ -5,6 +5,7 @@ base leaves it exactly as it was. With real pip and real uv, from tiny offline w
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -164,3 +165,26 @@ def test_failed_install_into_the_base_leaves_it_exactly_as_it_was(
     workspace(ws, installer_name, wheelhouse, links, dependencies=("beta", "plugin"))
     assert _sync(ws).returncode == 0
     assert run_in(python, "import plugin, beta").returncode == 0
+
+
+def test_a_committed_copy_beside_the_venv_is_never_put_back(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    """A repository commits `..venv.bak-*` (a venv with envlayers' marker and a package of its
+    own) and a rollback record in `.venv` naming it: the record cannot name that folder's
+    identity, so the next sync does not put it in place of the venv."""
+    ws = workspace(tmp_path / "ws", "uv", wheelhouse, dependencies=("beta",))
+    assert _sync(ws).returncode == 0
+    venv = ws / ".venv"
+    planted = ws / "..venv.bak-0123abcd"  # the name envlayers gives its copy
+    subprocess.run(["cp", "-a", str(venv), str(planted)], check=True)
+    site = next(planted.glob("lib/python*/site-packages"))
+    (site / "planted.py").write_text("print('planted')\n", encoding="utf-8")
+    st = os.lstat(planted)
+    record = {"backup": planted.name, "dev": st.st_dev, "ino": st.st_ino + 1}
+    (venv / ".envlayers-rollback.json").write_text(json.dumps(record), encoding="utf-8")
+    result = _sync(ws)
+    assert result.returncode == 0, result.stderr
+    assert "putting the environment back" not in result.stderr
+    assert run_in(str(venv / "bin" / "python"), "import planted").returncode != 0
+    assert not (venv / ".envlayers-rollback.json").exists()

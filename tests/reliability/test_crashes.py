@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from envlayers.config import Options
+from envlayers.core.base import SYNC_STAMP
 from envlayers.core.engine import Engine
 from envlayers.core.flock import FileLock, Timeout
-from tests.support.cli import run_in
-from tests.support.disk import assert_cache_sound, layers_root, leftovers, published
+from tests.support.cli import cli, run_in
+from tests.support.disk import assert_cache_sound, layers_root, leftovers, published, snapshot
+from tests.support.isolation import uv_bin
 from tests.support.lsp import slow_package
 from tests.support.processes import Child, fault_cmd, spawn, wait_until
 from tests.support.workspaces import uv_workspace
@@ -184,3 +186,61 @@ def test_killed_cli_holding_the_workspace_lock_does_not_block(
         "env", "--no-sync", "--with", "plugin", "--project", str(ws), "--format", "json"
     ).report(timeout=120)
     assert json.dumps(report["layers"]).count('"key"') == 1
+
+
+def _hanging_uv(tmp_path: Path, python: str, marker: Path) -> Path:
+    """uv behind a wrapper that, once an install with `python` has succeeded, hangs (until
+    killed) before envlayers hears of it: the venv is changed, the sync is not finished."""
+    wrapper = tmp_path / "uv-hangs"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import subprocess, sys, time\n"
+        f"code = subprocess.run([{uv_bin()!r}, *sys.argv[1:]]).returncode\n"
+        f"if code == 0 and sys.argv[1:3] == ['pip', 'install'] and {python!r} in sys.argv:\n"
+        f"    open({str(marker)!r}, 'w').close()\n"
+        "    time.sleep(600)\n"
+        "sys.exit(code)\n",
+        encoding="utf-8",
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_sync_killed_after_changing_the_venv_is_undone_by_the_next(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    """A sync into an existing venv keeps a copy of it; killed after the installer changed the
+    venv, it cannot put the copy back. The next sync does, before anything else: the venv is
+    byte for byte what it was before the killed sync, and no copy is left beside it."""
+    ws = uv_workspace(tmp_path / "ws", wheelhouse, dependencies=("beta",))
+    engine = Engine()
+    assert engine.sync(ws).sync.state == "in-sync"
+    venv, pyproject = ws / ".venv", ws / "pyproject.toml"
+    before, text = snapshot(venv), pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('["beta"]', '["beta", "zeta"]'), encoding="utf-8")
+    marker = tmp_path / "installed"
+    python = str(venv / "bin" / "python")
+    child = spawn(
+        "sync",
+        "--project",
+        str(ws),
+        env={"ENVLAYERS_UV": str(_hanging_uv(tmp_path, python, marker))},
+    )
+    wait_until(marker.exists, what="the installer to change the venv")
+    child.kill()
+    assert run_in(python, "import zeta").returncode == 0  # the dead sync's change
+    pyproject.write_text(text, encoding="utf-8")  # the user takes the change back
+    result = cli("sync", "--project", str(ws))
+    assert result.returncode == 0, result.stderr
+    assert "was stopped before it finished" in result.stderr
+    assert engine.sync_state(ws) == "in-sync"
+    assert run_in(python, "import zeta").returncode != 0
+    assert run_in(python, "import beta").returncode == 0
+    # Every file as it was (size, mtime); only the stamp is new: the copied pyvenv.cfg is a
+    # new inode, so the interpreter's identity changed and the sync checked the venv again.
+    after = snapshot(venv)
+    stamp = SYNC_STAMP
+    assert {k: v for k, v in after.items() if k != stamp} == {
+        k: v for k, v in before.items() if k != stamp
+    }
+    assert sorted(p.name for p in ws.iterdir() if p.name.startswith(".venv")) == [".venv"]

@@ -20,6 +20,7 @@ from envlayers.core import venv as _venv
 from envlayers.core.baserequests import base_requests
 from envlayers.core.basetx import (
     check_requires_python,
+    recover_interrupted,
     relocate_venv,
     remove_leftovers,
     rollback_on_failure,
@@ -81,6 +82,7 @@ def sync_base(
     once its install succeeded; a failed install into the existing base is undone.
     """
     project, selection, prefix = plan.project, plan.selection, plan.prefix
+    recover_interrupted(prefix, plan.anchor)
     python = _venv.venv_python(prefix)
     exe: str | None = None
     if python.exists() and _interp.venv_python_matches(

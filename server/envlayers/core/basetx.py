@@ -9,6 +9,10 @@ install into an existing base is undone, and how a base built aside is made to w
   the venv's own files) are copied, not linked.
 - `relocate_venv(built, prefix)`: a venv built at a temporary path names that path in its
   console scripts' shebangs and in `pyvenv.cfg`; point them at `prefix` before the swap.
+- `recover_interrupted(prefix)`: a sync killed after its installer changed the venv could not
+  put the copy back; the next sync does, first. The venv names its copy and that folder's
+  identity (`.envlayers-rollback.json`, written once the copy is whole), so only the copy
+  envlayers made is put back: a folder a repository commits beside the venv never is.
 - `remove_leftovers(prefix)`: the temporary siblings a killed sync left behind.
 """
 
@@ -17,13 +21,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from envlayers.core import venv as _venv
 from envlayers.core.errors import InvalidInput, OperationFailed
-from envlayers.core.fsutil import discard, remove_tree, swap_in
+from envlayers.core.fsutil import (
+    atomic_write_json,
+    discard,
+    read_json,
+    remove_file,
+    remove_tree,
+    swap_in,
+)
 from envlayers.core.interpreter import InterpreterInfo
 from envlayers.core.owned import check_removable
 from envlayers.core.project import Project
@@ -35,6 +47,7 @@ from envlayers.core.venvfiles import venv_sites
 
 __all__ = [
     "check_requires_python",
+    "recover_interrupted",
     "relocate_venv",
     "remove_leftovers",
     "rollback_on_failure",
@@ -42,6 +55,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+ROLLBACK = ".envlayers-rollback.json"  # in the venv while an install may change it
+_BACKUP_NAME = re.compile(r"\.(?P<venv>.+)\.bak-[0-9a-f]{8}")
 
 
 def check_requires_python(project: Project, target: InterpreterInfo, request: str | None) -> None:
@@ -81,8 +97,12 @@ def rollback_on_failure(prefix: Path, anchor: Path) -> Iterator[None]:
     one rule (`owned.check_removable`, kind `base`) lets it be swapped back or removed."""
     backup = temporary_sibling(prefix, "bak")
     check_removable(prefix, "base", roots=[anchor])
+    remove_leftovers(prefix)  # copies kept by syncs that were killed
+    record = prefix / ROLLBACK
     try:
         _clone(prefix, backup)
+        st = os.lstat(backup)
+        atomic_write_json(record, {"backup": backup.name, "dev": st.st_dev, "ino": st.st_ino})
     except OSError as exc:
         discard(backup, kind="base", roots=[anchor])
         raise OperationFailed(f"cannot keep a copy of {prefix} while it is synced: {exc}") from exc
@@ -92,7 +112,41 @@ def rollback_on_failure(prefix: Path, anchor: Path) -> Iterator[None]:
         log.warning("the sync of %s failed; putting it back as it was", prefix)
         swap_in(backup, prefix, kind="base", roots=[anchor])
         raise
+    remove_file(record, roots=[prefix])  # first: a copy no record names is only a leftover
     remove_tree(backup, kind="base", roots=[anchor])
+
+
+def recover_interrupted(prefix: Path, anchor: Path) -> bool:
+    """Put back the copy a killed sync kept of the venv at `prefix` (we hold the workspace
+    lock, and with it every installer that sync started is gone); True when it did."""
+    record = prefix / ROLLBACK
+    if not os.path.lexists(record):
+        return False
+    data = read_json(record) or {}
+    name = data.get("backup")
+    backup = prefix.with_name(name) if isinstance(name, str) else None
+    match = _BACKUP_NAME.fullmatch(name) if isinstance(name, str) else None
+    try:
+        st = os.lstat(backup) if backup is not None and match is not None else None
+    except OSError:
+        st = None
+    if (
+        backup is None
+        or match is None
+        or match["venv"] != prefix.name
+        or st is None
+        or (st.st_dev, st.st_ino) != (data.get("dev"), data.get("ino"))
+    ):
+        log.debug("ignoring %s: it names no copy of %s made by envlayers", record, prefix)
+        remove_file(record, roots=[prefix])
+        return False
+    log.warning(
+        "the last sync of %s was stopped before it finished; putting the environment back "
+        "as it was before that sync",
+        prefix,
+    )
+    swap_in(backup, prefix, kind="base", roots=[anchor])
+    return True
 
 
 def _copied(rel: str, name: str) -> bool:

@@ -13,6 +13,7 @@ from envlayers.core import venv as _venv
 from envlayers.core.active import active_path
 from envlayers.core.assemble import DAMAGED
 from envlayers.core.base import SYNC_STAMP
+from envlayers.core.basetx import ROLLBACK
 from envlayers.core.compose import COMPOSITION_RECORD, overlay_files
 from envlayers.core.errors import InvalidInput
 from envlayers.core.fastpath import request_key, store
@@ -91,6 +92,7 @@ def watch_paths(project: Project, prefix: Path, report: Report) -> tuple[str, ..
         active_path(root),
         prefix / "pyvenv.cfg",
         prefix / SYNC_STAMP,
+        prefix / ROLLBACK,  # a killed sync's: the next must put its copy back
         _venv.venv_python(prefix),
         _venv.venv_scripts(prefix),
     ]
