@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -21,6 +20,7 @@ from envlayers.core.engine import Engine
 from envlayers.core.errors import InstallFailed, InvalidInput
 from tests.support.cli import cli, cli_cmd, run_in
 from tests.support.isolation import uv_bin
+from tests.support.processes import running, wait_until
 from tests.support.wheels import build_wheel
 from tests.support.workspaces import workspace
 
@@ -325,20 +325,6 @@ def _held_uv(tmp_path: Path, pidfile: Path, go: Path) -> Path:
     return wrapper
 
 
-def _running(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _until(ready: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_14b_a_killed_builds_installer_never_works_beside_the_next_build(
     tmp_path: Path, wheelhouse: Path, envlayers_cache: Path
 ) -> None:
@@ -358,22 +344,23 @@ def test_14b_a_killed_builds_installer_never_works_beside_the_next_build(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    _until(pidfile.exists, "the first build's installer")
+    wait_until(pidfile.exists, 120, what="the first build's installer")
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     orphan = psutil.Process(int(pidfile.read_text()))
-    assert _running(orphan)  # the installer outlived the envlayers that started it
+    assert running(orphan)  # the installer outlived the envlayers that started it
     out, err = tmp_path / "second.out", tmp_path / "second.err"
     with out.open("wb") as fo, err.open("wb") as fe:
         second = subprocess.Popen(cli_cmd(*args, "-v", "--format", "json"), stdout=fo, stderr=fe)
-        _until(
+        wait_until(
             lambda: second.poll() is not None or b"waiting for another" in err.read_bytes(),
-            "the second build to finish or wait",
+            120,
+            what="the second build to finish or wait",
         )
         finished_beside = second.poll() is not None
         go.touch()  # the dead build's installer goes on: uv writes into its build folder
         assert second.wait(timeout=300) == 0, err.read_text()
-    _until(lambda: not _running(orphan), "the dead build's installer to end")
+    wait_until(lambda: not running(orphan), 120, what="the dead build's installer to end")
     assert not finished_beside, "the next build ran while the dead build's installer wrote"
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
     report = json.loads(out.read_text())

@@ -17,7 +17,7 @@ from envlayers.core.engine import Engine
 from tests.support.cli import run_in
 from tests.support.disk import leftovers, published
 from tests.support.lsp import SlowPackage, slow_package
-from tests.support.processes import spawn, wait_until
+from tests.support.processes import running, spawn, wait_until
 from tests.support.workspaces import workspace
 
 pytestmark = pytest.mark.slow
@@ -36,20 +36,12 @@ def _interrupt(child_pid: int, slow: SlowPackage, sig: signal.Signals) -> list[p
     return family
 
 
-def _running(proc: psutil.Process) -> bool:
-    # An orphan that died is reparented to pid 1, which may not reap it here: a zombie is gone.
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _assert_all_gone(family: list[psutil.Process], slow: SlowPackage) -> None:
     psutil.wait_procs(family, timeout=1)
-    alive = [p for p in family if _running(p)]
+    alive = [p for p in family if running(p)]
     assert not alive, f"still running after envlayers exited: {[p.pid for p in alive]}"
     for pid in slow.pids():  # the build backend itself, however deep in the tree
-        assert not psutil.pid_exists(pid) or not _running(psutil.Process(pid))
+        assert not psutil.pid_exists(pid) or not running(psutil.Process(pid))
 
 
 @pytest.mark.parametrize("installer", ["pip", "uv"])

@@ -6,6 +6,7 @@
 - `fault_cmd(point, marker, *args)`: the CLI with a pause injected at `point`
   (`tests/reliability/faults.py`).
 - `wait_until(predicate, timeout, what)`: poll until `predicate()` is true.
+- `running(proc)`: whether a process (maybe an orphan, not our child) is still alive.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import psutil
 
 from .cli import cli_cmd
 
-__all__ = ["REPO", "Child", "fault_cmd", "spawn", "wait_until"]
+__all__ = ["REPO", "Child", "fault_cmd", "running", "spawn", "wait_until"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,14 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
+
+
+def running(proc: psutil.Process) -> bool:
+    # An orphan that died is reparented to pid 1, which may not reap it here: a zombie is gone.
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def fault_cmd(point: str, marker: Path, *args: str) -> list[str]:
