@@ -188,3 +188,29 @@ def test_a_committed_copy_beside_the_venv_is_never_put_back(
     assert "putting the environment back" not in result.stderr
     assert run_in(str(venv / "bin" / "python"), "import planted").returncode != 0
     assert not (venv / ".envlayers-rollback.json").exists()
+
+
+@pytest.mark.parametrize(
+    "record",
+    ['{"backup": "../outside", "dev": 1, "ino": 1}', '{"backup": ""}', "[1, 2]", "not json"],
+    ids=["path", "empty", "not-an-object", "not-json"],
+)
+def test_a_rollback_record_that_names_no_copy_is_ignored(
+    record: str, tmp_path: Path, wheelhouse: Path
+) -> None:
+    """The record is read from the venv, so it is untrusted: a name that is a path, or no
+    name at all, is ignored (and removed), never followed; the sync goes on."""
+    ws = workspace(tmp_path / "ws", "uv", wheelhouse, dependencies=("beta",))
+    assert _sync(ws).returncode == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine\n", encoding="utf-8")
+    before = snapshot(tmp_path, skip=[ws])
+    venv = ws / ".venv"
+    (venv / ".envlayers-rollback.json").write_text(record, encoding="utf-8")
+    result = _sync(ws)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (venv / ".envlayers-rollback.json").exists()
+    assert snapshot(tmp_path, skip=[ws]) == before
+    assert run_in(str(venv / "bin" / "python"), "import beta").returncode == 0

@@ -57,7 +57,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ROLLBACK = ".envlayers-rollback.json"  # in the venv while an install may change it
-_BACKUP_NAME = re.compile(r"\.(?P<venv>.+)\.bak-[0-9a-f]{8}")
 
 
 def check_requires_python(project: Project, target: InterpreterInfo, request: str | None) -> None:
@@ -122,21 +121,8 @@ def recover_interrupted(prefix: Path, anchor: Path) -> bool:
     record = prefix / ROLLBACK
     if not os.path.lexists(record):
         return False
-    data = read_json(record) or {}
-    name = data.get("backup")
-    backup = prefix.with_name(name) if isinstance(name, str) else None
-    match = _BACKUP_NAME.fullmatch(name) if isinstance(name, str) else None
-    try:
-        st = os.lstat(backup) if backup is not None and match is not None else None
-    except OSError:
-        st = None
-    if (
-        backup is None
-        or match is None
-        or match["venv"] != prefix.name
-        or st is None
-        or (st.st_dev, st.st_ino) != (data.get("dev"), data.get("ino"))
-    ):
+    backup = _named_copy(prefix, record)
+    if backup is None:
         log.debug("ignoring %s: it names no copy of %s made by envlayers", record, prefix)
         with contextlib.suppress(OSError):  # a folder of that name: left, and still ignored
             remove_file(record, roots=[prefix])
@@ -148,6 +134,23 @@ def recover_interrupted(prefix: Path, anchor: Path) -> bool:
     )
     swap_in(backup, prefix, kind="base", roots=[anchor])
     return True
+
+
+def _named_copy(prefix: Path, record: Path) -> Path | None:
+    """The sibling the record names, when it is the very folder `rollback_on_failure` made:
+    a name `temporary_sibling` gives (checked before it becomes a path) of that inode."""
+    data = read_json(record) or {}
+    name = data.get("backup")
+    if not isinstance(name, str) or not re.fullmatch(
+        re.escape(f".{prefix.name}.bak-") + "[0-9a-f]{8}", name
+    ):
+        return None
+    backup = prefix.with_name(name)
+    try:
+        st = os.lstat(backup)
+    except OSError:
+        return None
+    return backup if (st.st_dev, st.st_ino) == (data.get("dev"), data.get("ino")) else None
 
 
 def _copied(rel: str, name: str) -> bool:
